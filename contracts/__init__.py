@@ -1,0 +1,58 @@
+"""The stable contract between the IEC connector runtime and integration drivers.
+
+Depends on pydantic only: a driver package imports `contracts`, never `connector` or a Kafka
+client. The names below are the whole public surface.
+"""
+
+from contracts._mutation import EntityTypes, MappingData, MutationData, Operation
+from contracts._payload import FrozenDict, FrozenList, thaw
+from contracts.configuration import (
+    configuration_json_schema,
+    configuration_model,
+    validate_configuration,
+)
+from contracts.context import IntegrationContext
+from contracts.driver import AbstractDriver, ConfigurationSchema, DriverContract, is_async_driver
+from contracts.errors import (
+    ConfigProblem,
+    ConfigurationError,
+    ConfigValidationError,
+    DependencyNotReadyError,
+    FatalError,
+    IntegrationError,
+    PartialBatchError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+from contracts.mapping import EntityMappingService, MappingServiceExtensions
+
+__all__ = [
+    "AbstractDriver",
+    "ConfigProblem",
+    "ConfigValidationError",
+    "ConfigurationError",
+    "ConfigurationSchema",
+    "DependencyNotReadyError",
+    "DriverContract",
+    "EntityMappingService",
+    "EntityTypes",
+    "FatalError",
+    "FrozenDict",
+    "FrozenList",
+    "IntegrationContext",
+    "IntegrationError",
+    "MappingData",
+    "MappingServiceExtensions",
+    "MutationData",
+    "Operation",
+    "PartialBatchError",
+    "PermanentError",
+    "RateLimitedError",
+    "TransientError",
+    "configuration_json_schema",
+    "configuration_model",
+    "is_async_driver",
+    "thaw",
+    "validate_configuration",
+]

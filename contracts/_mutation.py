@@ -1,0 +1,102 @@
+"""The data transfer objects of the contract: `MutationData`, `MappingData`, `EntityTypes`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+from contracts._payload import FrozenDict, thaw
+
+__all__ = ["EntityTypes", "MappingData", "MutationData", "Operation", "Payload"]
+
+
+class Operation(StrEnum):
+    """What happened to the entity. A `str` enum, so `op == "created"` holds."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+class EntityTypes(StrEnum):
+    """The four standard entity types. `entity_type` itself is an open string."""
+
+    PRODUCT = "product"
+    CATEGORY = "category"
+    ATTRIBUTE = "attribute"
+    FAMILY = "family"
+
+    @classmethod
+    def standard(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+
+def _to_payload(value: Any) -> FrozenDict:
+    if type(value) is FrozenDict:
+        return value
+    if isinstance(value, Mapping):
+        # One shallow copy: the caller's dict can't change the DTO afterwards; nested
+        # containers are frozen (and copied) lazily on first access.
+        return FrozenDict(thaw(value) if not isinstance(value, dict) else dict(value))
+    raise ValueError("payload must be a JSON object (a mapping of string keys)")
+
+
+Payload = Annotated[
+    FrozenDict,
+    PlainValidator(_to_payload),
+    PlainSerializer(thaw, return_type=dict[str, Any]),
+]
+
+
+def _to_changed_fields(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise ValueError("changed_fields must be a list of dotted field paths")
+    fields = tuple(value)
+    for field in fields:
+        if not isinstance(field, str):
+            raise ValueError("changed_fields must contain only strings")
+    return fields
+
+
+ChangedFields = Annotated[tuple[str, ...], PlainValidator(_to_changed_fields)]
+
+
+class MutationData(BaseModel):
+    """One change of one entity in the core IEC system, as published to Kafka.
+
+    Immutable: the model is frozen and `payload` is a read-only view (see `thaw` for a copy).
+    The seed's five fields keep their names; the metadata fields are optional so producers
+    and consumers that don't know them keep working.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    entity_type: Annotated[str, Field(min_length=1, max_length=255)]
+    entity_uuid: Annotated[str, Field(min_length=1, max_length=255)]
+    operation: Operation
+    payload: Payload = Field(default_factory=lambda: FrozenDict())
+    changed_fields: ChangedFields = ()
+
+    event_id: str | None = None
+    """Unique id of this event, for de-duplication downstream."""
+    occurred_at: datetime | None = None
+    """When the change happened in the core system (not when it was published)."""
+    version: int | None = None
+    """Per-entity version or sequence number, increasing with every change, if the producer has one."""
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.operation is Operation.DELETED
+
+
+class MappingData(BaseModel):
+    """The external identity of a local entity, as kept by the `EntityMappingService`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    external_id: str
+    external_data: Payload | None = None

@@ -1,0 +1,153 @@
+"""Read-only views of a mutation's JSON payload.
+
+`FrozenDict` and `FrozenList` are `dict`/`list` subclasses, so `json.dumps`, orjson, httpx and
+equality with plain containers keep working, but every mutating method raises `TypeError`.
+
+Freezing is lazy: a nested container is wrapped the first time it is read and the wrapper is
+cached in place. Decoding therefore costs one shallow copy of the top level, not a walk of the
+whole payload (the codec decodes tens of thousands of records per second; most drivers read a
+handful of fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NoReturn, SupportsIndex, overload
+
+__all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
+
+
+def _readonly(*_args: object, **_kwargs: object) -> NoReturn:
+    raise TypeError("MutationData.payload is read-only; copy it with thaw() to change it")
+
+
+def freeze(value: Any) -> Any:
+    """Wrap a JSON value in a read-only view (containers only; scalars are already immutable)."""
+    cls = type(value)
+    if cls is dict:
+        return FrozenDict(value)
+    if cls is list:
+        return FrozenList(value)
+    if cls is tuple:
+        return FrozenList(value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Return a deep, mutable copy of a (possibly frozen) JSON value."""
+    if isinstance(value, dict):
+        return {k: thaw(dict.__getitem__(value, k)) for k in dict.__iter__(value)}
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [thaw(v) for v in list.__iter__(value)]
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+class FrozenDict(dict[str, Any]):
+    """A `dict` whose mutators raise and whose nested containers are frozen on access."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        value = dict.__getitem__(self, key)
+        cls = type(value)
+        if cls is dict or cls is list:
+            value = freeze(value)
+            dict.__setitem__(self, key, value)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if dict.__contains__(self, key):
+            return self[key]
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        # Overriding __iter__ makes dict(frozen) go through __getitem__ (CPython's merge
+        # fast path is taken only for dicts with the stock iterator), so copies stay frozen.
+        return dict.__iter__(self)
+
+    def values(self) -> Any:  # type: ignore[override]
+        return [self[k] for k in dict.__iter__(self)]
+
+    def items(self) -> Any:  # type: ignore[override]
+        return [(k, self[k]) for k in dict.__iter__(self)]
+
+    def copy(self) -> FrozenDict:
+        return FrozenDict(dict.copy(self))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (thaw(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+    __setitem__ = _readonly
+    __delitem__ = _readonly
+    __ior__ = _readonly  # type: ignore[assignment]
+    clear = _readonly
+    pop = _readonly  # type: ignore[assignment]
+    popitem = _readonly
+    setdefault = _readonly  # type: ignore[assignment]
+    update = _readonly  # type: ignore[assignment]
+
+
+class FrozenList(list[Any]):
+    """A `list` whose mutators raise and whose nested containers are frozen on access."""
+
+    __slots__ = ()
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> FrozenList: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> Any:
+        if isinstance(index, slice):
+            return FrozenList(list.__getitem__(self, index))
+        value = list.__getitem__(self, index)
+        cls = type(value)
+        if cls is dict or cls is list:
+            value = freeze(value)
+            list.__setitem__(self, index, value)
+        return value
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def copy(self) -> FrozenList:
+        return FrozenList(list.copy(self))
+
+    def __copy__(self) -> FrozenList:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (thaw(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenList({list.__repr__(self)})"
+
+    __setitem__ = _readonly  # type: ignore[assignment]
+    __delitem__ = _readonly  # type: ignore[assignment]
+    __iadd__ = _readonly  # type: ignore[assignment]
+    __imul__ = _readonly  # type: ignore[assignment]
+    append = _readonly
+    extend = _readonly
+    insert = _readonly
+    pop = _readonly  # type: ignore[assignment]
+    remove = _readonly
+    reverse = _readonly
+    sort = _readonly  # type: ignore[assignment]
+    clear = _readonly
+

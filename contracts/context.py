@@ -1,0 +1,38 @@
+"""`IntegrationContext`: what a driver may know about the integration it runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["IntegrationContext", "system_clock"]
+
+
+def system_clock() -> datetime:
+    """The default clock: now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationContext:
+    """Identity, environment, clock and feature flags of one integration.
+
+    Drivers read the time through `now()` instead of `datetime.now()` so tests can pin it.
+    """
+
+    integration_uuid: str
+    integration_name: str
+    environment: str = "production"
+    clock: Callable[[], datetime] = system_clock
+    feature_flags: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """Whether a feature flag is on (`default` if the integration doesn't set it)."""
+        return bool(self.feature_flags.get(name, default))
