@@ -1,0 +1,134 @@
+"""`python -m connector.local_kafka up|down|status|logs`: manage the local Kafka broker."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+from .launcher import LocalKafkaError, ensure_running, log_path, running_broker, stop
+from .probe import broker_answers
+from .settings import DEFAULT_PORT, DEFAULT_SASL_PORT, SCRAM_MECHANISMS, default_scram_users
+
+__all__ = ["main"]
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return list(deque(handle, maxlen=lines))
+    except OSError:
+        return []
+
+
+def _up(args: argparse.Namespace) -> int:
+    sasl_port = None if args.no_sasl else args.sasl_port
+    try:
+        bootstrap = ensure_running(
+            args.port,
+            sasl_port=sasl_port,
+            controller_port=args.controller_port,
+            fresh=args.fresh,
+            timeout=args.timeout,
+            echo=True,
+        )
+    except LocalKafkaError as error:
+        print(f"local-kafka: {error}", file=sys.stderr)
+        if error.log is not None:
+            tail = _tail(error.log, 30)
+            if tail:
+                print(f"--- last lines of {error.log} ---", file=sys.stderr)
+                sys.stderr.writelines(tail)
+            print(f"broker log: {error.log}", file=sys.stderr)
+        return 1
+    print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+    broker = running_broker()
+    if broker is not None and broker.sasl_bootstrap is not None:
+        user = default_scram_users()[0]
+        print(
+            f"KAFKA_SASL_BOOTSTRAP_SERVERS={broker.sasl_bootstrap}  "
+            f"(SASL_PLAINTEXT, {'/'.join(SCRAM_MECHANISMS)}, user {user.username!r}, "
+            "password from IEC_KAFKA_SCRAM_PASSWORD)"
+        )
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    print("local-kafka: stopped" if stop(grace=args.grace) else "local-kafka: not running")
+    return 0
+
+
+def _status(_: argparse.Namespace) -> int:
+    broker = running_broker()
+    if broker is None:
+        print("local-kafka: not running")
+        return 1
+    answers = broker_answers(broker.bootstrap, timeout=3.0)
+    rss = "?" if broker.rss_bytes is None else f"{broker.rss_bytes / 2**20:.0f} MiB"
+    print(f"local-kafka: pid {broker.pid}, {'answering' if answers else 'NOT answering'}")
+    print(f"  bootstrap      {broker.bootstrap}")
+    print(f"  sasl bootstrap {broker.sasl_bootstrap or '-'}")
+    print(f"  rss            {rss}")
+    print(f"  log            {broker.log}")
+    return 0 if answers else 1
+
+
+def _logs(args: argparse.Namespace) -> int:
+    path = log_path()
+    if not path.exists():
+        print(f"local-kafka: no log at {path}", file=sys.stderr)
+        return 1
+    sys.stdout.writelines(_tail(path, args.lines))
+    if not args.follow:
+        return 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                line = handle.readline()
+                if line:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                else:
+                    time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m connector.local_kafka",
+        description="Run a local single-node Apache Kafka broker assembled from Maven Central.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the broker (no-op if it runs)")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT, help="PLAINTEXT port")
+    up.add_argument("--sasl-port", type=int, default=DEFAULT_SASL_PORT, help="SASL/SCRAM port")
+    up.add_argument("--no-sasl", action="store_true", help="no SASL_PLAINTEXT listener")
+    up.add_argument("--controller-port", type=int, help="KRaft controller port (default port+1)")
+    up.add_argument("--fresh", action="store_true", help="wipe the data and format anew")
+    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    up.set_defaults(handler=_up)
+    down = commands.add_parser("down", help="stop the broker")
+    down.add_argument("--grace", type=float, default=30.0, help="seconds before SIGKILL")
+    down.set_defaults(handler=_down)
+    status = commands.add_parser("status", help="exit 0 if the broker runs and answers")
+    status.set_defaults(handler=_status)
+    logs = commands.add_parser("logs", help="print the broker's log")
+    logs.add_argument("-n", "--lines", type=int, default=100)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(handler=_logs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = _parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
