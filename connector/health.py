@@ -1,0 +1,77 @@
+"""One HTTP server for `/metrics`, `/healthz` and `/readyz`.
+
+`/healthz` answers 200 while every integration loop is alive and has turned within
+`stuck_after_s` (a loop stuck in a blocking call stops turning); `/readyz` answers 200 once
+every integration has restored its mappings and received its first assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+__all__ = ["HealthServer", "Probe"]
+
+Probe = Callable[[], tuple[bool, dict[str, Any]]]
+"""Returns (ok, details) — details are shown as JSON in the response body."""
+
+
+class HealthServer:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        registry: CollectorRegistry,
+        liveness: Probe,
+        readiness: Probe,
+    ) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._send(200, generate_latest(outer.registry), CONTENT_TYPE_LATEST)
+                elif path in ("/healthz", "/readyz"):
+                    probe = outer.liveness if path == "/healthz" else outer.readiness
+                    ok, details = probe()
+                    body = json.dumps({"ok": ok, **details}, default=str).encode()
+                    self._send(200 if ok else 503, body, "application/json")
+                else:
+                    self._send(404, b"not found\n", "text/plain")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # probes every few seconds would drown the logs
+
+        self.registry = registry
+        self.liveness = liveness
+        self.readiness = readiness
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

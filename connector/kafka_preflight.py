@@ -1,0 +1,61 @@
+"""Check, before anything starts, that the configured Kafka cluster answers and accepts us."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from contracts import ConfigurationError
+
+__all__ = ["check_connection"]
+
+_AUTH_CODES = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError._SSL,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+}
+
+
+def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) -> None:
+    """Raise `ConfigurationError` if the cluster can't be reached or rejects our credentials.
+
+    The message names the bootstrap servers and librdkafka's reason (e.g. "SASL
+    authentication failed"); callers pass it through the redactor before printing it.
+    """
+    errors: list[KafkaError] = []
+    auth_failed = threading.Event()
+
+    def on_error(error: KafkaError) -> None:
+        errors.append(error)
+        if error.code() in _AUTH_CODES:
+            auth_failed.set()
+
+    config: dict[str, Any] = {**client_config, "error_cb": on_error}
+    admin = AdminClient(config)
+    servers = client_config.get("bootstrap.servers", "?")
+    try:
+        admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        reason = next((e for e in errors if e.code() in _AUTH_CODES), None)
+        if reason is not None:
+            raise ConfigurationError(
+                f"Kafka at {servers} rejected the connection: {reason.str()} — check "
+                "kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username and "
+                "kafka.sasl_password"
+            ) from None
+        detail = errors[-1].str() if errors else str(exc)
+        raise ConfigurationError(
+            f"Kafka at {servers} did not answer within {timeout_s:g}s ({detail}) — check "
+            "kafka.bootstrap_servers and that the cluster is up"
+        ) from None
+    if auth_failed.is_set():
+        raise ConfigurationError(
+            f"Kafka at {servers} rejected the credentials — check kafka.sasl_username and "
+            "kafka.sasl_password"
+        )

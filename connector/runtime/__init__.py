@@ -1,0 +1,1 @@
+"""The consumer runtime: batch assembly, commit tracking, the per-integration loop."""

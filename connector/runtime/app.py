@@ -1,0 +1,337 @@
+"""`ConnectorApp`: every enabled integration of one configuration, in one process.
+
+Start protocol:
+
+1. Create the topics the integrations need if they are missing; refuse to start when an
+   existing one is declared differently (e.g. a mapping topic that is not compacted).
+2. Per integration: instantiate the driver and bind what the seed's lifecycle gives it
+   (integration data, a logger named for the integration, config, context).
+3. Restore every mapping store (in parallel) and bind it to its driver: no mutation is
+   consumed before the mappings are complete. `/readyz` stays false until then.
+4. Call the drivers' `open()` hooks.
+5. Start the runners; serve `/metrics`, `/healthz` and `/readyz`.
+
+Stop protocol (first SIGTERM/SIGINT): every runner stops fetching, lets its in-flight batch
+finish within `shutdown_grace_ms`, commits what is done and leaves its group; then drivers
+are closed (`close()` hooks), stores and dead-letter producers closed; exit code 0. A second
+signal aborts at once (exit code 130) without waiting for anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+from pydantic import BaseModel
+
+from connector.codec import MutationCodec
+from connector.config import ConnectorSettings, IntegrationSettings
+from connector.dead_letters.headers import DeadLetterContext
+from connector.dead_letters.producer import DeadLetterProducer
+from connector.driver_registry import DriverRegistry
+from connector.health import HealthServer
+from connector.kafka_preflight import check_connection
+from connector.mapping_store import KafkaMappingStore
+from connector.metrics import METRICS, REGISTRY, ConnectorMetrics
+from connector.redaction import Redactor
+from connector.runtime.handling import BatchHandler
+from connector.runtime.runner import IntegrationRunner, RunnerSettings
+from connector.topic_admin import TopicStatus, apply_plan, plan_topics
+from contracts import ConfigurationError, DriverContract, IntegrationContext
+
+__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_ABORTED = 130
+_STUCK_AFTER_S = 60.0
+
+log = logging.getLogger("iec.runtime")
+
+
+@dataclass(slots=True)
+class _Integration:
+    settings: IntegrationSettings
+    driver: DriverContract
+    store: KafkaMappingStore
+    dead_letters: DeadLetterProducer
+    handler: BatchHandler
+    runner: IntegrationRunner
+    task: asyncio.Task[None] | None = field(default=None)
+
+
+class ConnectorApp:
+    """Builds, runs and stops the integrations; see the module docstring for the protocols."""
+
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        registry: DriverRegistry,
+        driver_configs: dict[str, BaseModel],
+        *,
+        metrics: ConnectorMetrics = METRICS,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.driver_configs = driver_configs
+        self.metrics = metrics
+        self.redactor = Redactor(settings.secret_values())
+        self._install_signals = install_signal_handlers
+        self._integrations: list[_Integration] = []
+        self._stop = asyncio.Event()
+        self._signals = 0
+        self._health: HealthServer | None = None
+        self.started = asyncio.Event()
+
+    # ------------------------------------------------------------------ public ----------
+    async def run(self) -> int:
+        """Start, run until a signal (or `request_stop`), stop; returns the exit code."""
+        loop = asyncio.get_running_loop()
+        if self._install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            await self._start()
+            self.started.set()
+            tasks = [i.task for i in self._integrations if i.task is not None]
+            stop = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
+            failed = [t for t in tasks if t in done and t.exception() is not None]
+            if failed and not self._stop.is_set():
+                # A fatal integration stops only itself; the others keep running until a
+                # signal, and /healthz reports the failure so an orchestrator can react.
+                for task in failed:
+                    log.critical("integration stopped: %s", task.exception())
+                await self._stop.wait()
+            stop.cancel()
+            await self._shutdown()
+            return EXIT_FAILED if any(i.runner.failed for i in self._integrations) else EXIT_OK
+        finally:
+            if self._install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            if self._health is not None:
+                self._health.close()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def health_port(self) -> int | None:
+        return self._health.port if self._health is not None else None
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        now = time.monotonic()
+        details: dict[str, Any] = {}
+        ok = True
+        for i in self._integrations:
+            runner = i.runner
+            stuck = runner.running and now - runner.last_beat > _STUCK_AFTER_S
+            alive = runner.failed is None and not stuck
+            details[i.settings.name] = "ok" if alive else ("stuck" if stuck else "failed")
+            ok = ok and alive
+        return ok, {"integrations": details}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        details: dict[str, Any] = {}
+        ok = bool(self._integrations) and self.started.is_set()
+        for i in self._integrations:
+            restored = i.store.ready
+            assigned = i.runner.ready
+            details[i.settings.name] = {
+                "mappings_restored": restored,
+                "partitions_assigned": assigned,
+            }
+            ok = ok and restored and assigned
+        return ok, {"integrations": details}
+
+    # ------------------------------------------------------------------ start -----------
+    async def _start(self) -> None:
+        settings = self.settings
+        client_config = settings.kafka.client_config()
+        # 1. topics (after checking that the cluster answers and accepts our credentials)
+        await asyncio.to_thread(check_connection, client_config)
+        await asyncio.to_thread(self._ensure_topics, client_config)
+        codec = self._codec()
+        # 2. drivers
+        for integration in settings.enabled_integrations():
+            self._integrations.append(self._build(integration, client_config, codec))
+        # 3. mapping restore, all integrations in parallel, before any mutation
+        await asyncio.gather(*(asyncio.to_thread(i.store.start, None) for i in self._integrations))
+        for i in self._integrations:
+            await asyncio.to_thread(i.store.wait_ready, None)
+            self.metrics.mappings.labels(i.settings.uuid).set(i.store.count())
+            if i.store.restore_seconds is not None:
+                self.metrics.mapping_restore_seconds.labels(i.settings.uuid).set(
+                    i.store.restore_seconds
+                )
+            log.info(
+                "%s: %d mappings restored in %.2fs",
+                i.settings.name,
+                i.store.count(),
+                i.store.restore_seconds or 0.0,
+            )
+        # 4. open hooks
+        for i in self._integrations:
+            await _call_hook(i.driver, "open")
+        # 5. runners and the health server
+        for i in self._integrations:
+            i.task = asyncio.create_task(i.runner.run(), name=f"integration-{i.settings.name}")
+        if settings.metrics.enabled:
+            self._health = HealthServer(
+                settings.metrics.host,
+                settings.metrics.port,
+                registry=REGISTRY,
+                liveness=self.liveness,
+                readiness=self.readiness,
+            )
+            self._health.start()
+            log.info("metrics and health on %s:%d", settings.metrics.host, self._health.port)
+
+    def _ensure_topics(self, client_config: dict[str, str]) -> None:
+        plan = plan_topics(self.settings, self.registry)
+        admin = AdminClient(dict(client_config))
+        results = apply_plan(admin, plan)
+        refused = [r for r in results if not r.ok]
+        for result in results:
+            if result.status is TopicStatus.CREATED:
+                log.info("created topic %s", result.spec.name)
+        if refused:
+            raise ConfigurationError(
+                "; ".join(f"topic {r.spec.name}: {r.detail or r.status.value}" for r in refused)
+            )
+
+    def _codec(self) -> MutationCodec:
+        registry_settings = self.settings.schema_registry
+        if registry_settings is None:
+            return MutationCodec(topics=self.settings.topics)
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        client = SchemaRegistryClient(registry_settings.client_config())
+        return MutationCodec(schema_registry_client=client, topics=self.settings.topics)
+
+    def _build(
+        self, integration: IntegrationSettings, client_config: dict[str, str], codec: MutationCodec
+    ) -> _Integration:
+        settings = self.settings
+        topics = settings.topics
+        uuid = integration.uuid
+        driver = self.registry.create(integration.driver)
+        config = self.driver_configs.get(uuid)
+        driver_logger = logging.getLogger(f"iec.integration.{integration.name}")
+        context = IntegrationContext(
+            integration_uuid=uuid,
+            integration_name=integration.name,
+            environment=settings.runtime.environment,
+            feature_flags=dict(integration.feature_flags),
+        )
+        # 2. the seed's lifecycle: integration data and logger, plus config and context
+        driver.integration_data = {  # type: ignore[attr-defined]
+            "uuid": uuid,
+            "name": integration.name,
+            "type": integration.driver,
+            "config": config.model_dump() if config is not None else dict(integration.config),
+        }
+        driver.logger = driver_logger  # type: ignore[attr-defined]
+        driver.config = config  # type: ignore[attr-defined]
+        driver.context = context  # type: ignore[attr-defined]
+        store = KafkaMappingStore(
+            integration_uuid=uuid, topic=topics.mapping_topic(uuid), client_config=client_config
+        )
+        driver.mapping_service = store  # type: ignore[attr-defined]
+        entity_types = integration.entity_types or list(driver.get_supported_entity_types())
+        group_id = topics.group_id(uuid)
+        dead_letters = DeadLetterProducer(
+            client_config,
+            topics.dead_letter_topic(uuid),
+            integration_uuid=uuid,
+            metrics=self.metrics,
+        )
+        handler = BatchHandler(
+            driver=driver,
+            integration_uuid=uuid,
+            handle_timeout_s=integration.handle_timeout_ms / 1000,
+            retry=integration.retry,
+            dead_letters=dead_letters,
+            dead_letter_context=DeadLetterContext(
+                integration_uuid=uuid,
+                integration_name=integration.name,
+                consumer_group=group_id,
+                driver_type=driver.get_type(),
+                driver_version=driver.get_version(),
+            ),
+            redactor=self.redactor,
+            metrics=self.metrics,
+            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+        )
+        runner = IntegrationRunner(
+            RunnerSettings(
+                integration_uuid=uuid,
+                integration_name=integration.name,
+                group_id=group_id,
+                topics=(
+                    *(topics.mutation_topic(t) for t in entity_types),
+                    topics.retry_topic(uuid),
+                ),
+                consumer_config=dict(client_config),
+                batch=integration.batch,
+                retry=integration.retry,
+                handle_timeout_s=integration.handle_timeout_ms / 1000,
+                revoke_grace_s=settings.runtime.revoke_grace_ms / 1000,
+                entity_type_of=topics.entity_type_of,
+            ),
+            decode=codec.decode,
+            handler=handler,
+            metrics=self.metrics,
+            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+        )
+        return _Integration(integration, driver, store, dead_letters, handler, runner)
+
+    # ------------------------------------------------------------------ stop ------------
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("%s: stopping (again to abort)", sig.name)
+            self._stop.set()
+            return
+        log.warning("%s again: aborting without waiting for in-flight work", sig.name)
+        for i in self._integrations:
+            i.runner.abort()
+        logging.shutdown()
+        os._exit(EXIT_ABORTED)
+
+    async def _shutdown(self) -> None:
+        grace = self.settings.runtime.shutdown_grace_ms / 1000
+        await asyncio.gather(
+            *(i.runner.stop(grace) for i in self._integrations), return_exceptions=True
+        )
+        for i in self._integrations:
+            if i.task is not None:
+                i.task.cancel()
+                await asyncio.gather(i.task, return_exceptions=True)
+        for i in self._integrations:
+            try:
+                await _call_hook(i.driver, "close")
+            except Exception:
+                log.exception("%s: driver close() failed", i.settings.name)
+            i.handler.close()
+            await asyncio.to_thread(i.dead_letters.close)
+            await asyncio.to_thread(i.store.close)
+        log.info("stopped")
+
+
+async def _call_hook(driver: DriverContract, name: str) -> None:
+    hook = getattr(driver, name, None)
+    if hook is None:
+        return
+    result = hook()
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,193 @@
+"""`BatchHandler`: one batch through the driver, with retries, poison isolation and dead letters.
+
+Protocol for a batch of one entity type:
+
+1. Records that did not decode go to dead letters (stage ``decode``).
+2. The rest go to `handle_batch` as one call, under the handle timeout; transient failures
+   are retried with backoff inside the integration's retry settings.
+3. If the call fails permanently or exhausts its retries, the failing records are isolated
+   (the driver's own `PartialBatchError`, else bisection) and only they are dead-lettered
+   (stage ``handle``); the others complete, in order.
+4. A fatal error (configuration or code) stops the integration: it is raised, and nothing of
+   the batch is marked finished, so nothing more is committed.
+
+The batch returns only when every record is handled or acknowledged by the dead-letter
+topic; a failed dead-letter write is retried until it succeeds or the integration stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol
+
+from connector.config.policies import RetrySettings
+from connector.dead_letters.headers import (
+    DeadLetterContext,
+    Failure,
+    Headers,
+    Stage,
+    dead_letter_headers,
+)
+from connector.failures.classification import FailureKind
+from connector.failures.isolation import isolate
+from connector.failures.retry import RetryRunner, Succeeded, retry_observer
+from connector.metrics import METRICS, ConnectorMetrics
+from connector.redaction import Redactor
+from connector.runtime.records import ConsumedRecord
+from contracts import DriverContract, FatalError, MutationData, is_async_driver
+
+__all__ = ["BatchHandler", "DeadLetterSink"]
+
+_DLQ_RETRY_MAX_S = 30.0
+
+
+class DeadLetterSink(Protocol):
+    """Writes one failed record to the dead-letter topic; returns once acknowledged."""
+
+    async def send(self, record: ConsumedRecord, headers: Headers) -> None: ...
+
+
+class BatchHandler:
+    """Drives `handle_batch` for one integration; see the module docstring for the protocol."""
+
+    def __init__(
+        self,
+        *,
+        driver: DriverContract,
+        integration_uuid: str,
+        handle_timeout_s: float,
+        retry: RetrySettings,
+        dead_letters: DeadLetterSink,
+        dead_letter_context: DeadLetterContext,
+        redactor: Redactor,
+        metrics: ConnectorMetrics = METRICS,
+        logger: logging.Logger | None = None,
+        driver_threads: int = 4,
+    ) -> None:
+        self._driver = driver
+        self._async = is_async_driver(driver)
+        self._label = integration_uuid
+        self._timeout = handle_timeout_s
+        self._retry_settings = retry
+        self._dead_letters = dead_letters
+        self._dl_context = dead_letter_context
+        self._redactor = redactor
+        self._metrics = metrics
+        self.log = logger or logging.getLogger("iec.runtime.handling")
+        # More than one thread: a sync call abandoned after its timeout keeps its thread
+        # (Python cannot kill it), and the retry must not queue behind it.
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            driver_threads, f"driver-{integration_uuid[:8]}"
+        )
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def handle(self, entity_type: str, records: Sequence[ConsumedRecord]) -> None:
+        # 1. undecodable records
+        good: list[ConsumedRecord] = []
+        for record in records:
+            if record.mutation is None:
+                error = record.error or ValueError("undecodable record")
+                self._count_error("decode", FailureKind.PERMANENT, error)
+                await self._dead_letter(record, Failure(Stage.DECODE, error, attempts=0))
+            else:
+                good.append(record)
+        if not good:
+            return
+        # 2. the whole batch, with retries
+        runner = RetryRunner(
+            self._retry_settings,
+            on_retry=retry_observer(self._label, entity_type, metrics=self._metrics),
+        )
+        outcome = await runner.attempt(lambda: self._invoke(entity_type, good))
+        if isinstance(outcome, Succeeded):
+            self._count_handled(entity_type, good)
+            return
+        error = outcome.error
+        self._count_error("handle", outcome.kind, error)
+        if outcome.kind is FailureKind.FATAL:
+            # 4. stop the integration loudly; nothing of this batch is finished
+            raise FatalError(f"integration stopped by {type(error).__name__}") from error
+        # 3. isolate the failing records; the others complete, in order
+        try:
+            result = await isolate(
+                good,
+                lambda part: self._invoke(entity_type, part),
+                runner=runner,
+                error=error,
+                attempts=outcome.attempts,
+                key=_entity_key,
+            )
+        except Exception as fatal:
+            raise FatalError(f"integration stopped by {type(fatal).__name__}") from fatal
+        self._count_handled(entity_type, [good[i] for i in result.handled])
+        for failed in result.failed:
+            await self._dead_letter(
+                good[failed.index], Failure(Stage.HANDLE, failed.error, attempts=failed.attempts)
+            )
+
+    async def _invoke(self, entity_type: str, records: Sequence[ConsumedRecord]) -> None:
+        mutations: list[MutationData] = [r.mutation for r in records if r.mutation is not None]
+        started = time.perf_counter()
+        try:
+            if self._async:
+                await asyncio.wait_for(self._driver.handle_batch(mutations), self._timeout)  # type: ignore[arg-type]
+            else:
+                loop = asyncio.get_running_loop()
+                call = loop.run_in_executor(self._threads, self._driver.handle_batch, mutations)
+                await asyncio.wait_for(call, self._timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"handle_batch of {len(mutations)} {entity_type} mutation(s) exceeded the "
+                f"handle timeout of {self._timeout:g}s"
+            ) from None
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.handle_duration.labels(self._label, entity_type).observe(elapsed)
+            self._metrics.batch_size.labels(self._label, entity_type).observe(len(mutations))
+            self._metrics.batches.labels(self._label, entity_type).inc()
+
+    async def _dead_letter(self, record: ConsumedRecord, failure: Failure) -> None:
+        headers = dead_letter_headers(record, failure, self._dl_context, self._redactor)
+        delay = 0.5
+        while True:
+            try:
+                await self._dead_letters.send(record, headers)
+                break
+            except Exception as exc:
+                self._metrics.dead_letter_failures.labels(self._label).inc()
+                self.log.error(
+                    "dead-letter write failed (%s); retrying in %.1fs", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _DLQ_RETRY_MAX_S)
+        error_class = type(failure.error).__name__
+        self._metrics.dead_letters.labels(
+            self._label, failure.stage.value, error_class, record.entity_type
+        ).inc()
+        self.log.error(
+            "record %s[%d]@%d dead-lettered at stage %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            failure.stage.value,
+            error_class,
+        )
+
+    def _count_handled(self, entity_type: str, records: Sequence[ConsumedRecord]) -> None:
+        ops = Counter(r.mutation.operation.value for r in records if r.mutation is not None)
+        for op, n in ops.items():
+            self._metrics.records_handled.labels(self._label, entity_type, op).inc(n)
+
+    def _count_error(self, stage: str, kind: FailureKind, exc: BaseException) -> None:
+        self._metrics.errors.labels(self._label, stage, kind.value, type(exc).__name__).inc()
+
+
+def _entity_key(record: ConsumedRecord) -> str:
+    return record.mutation.entity_uuid if record.mutation is not None else ""

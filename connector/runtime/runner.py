@@ -1,0 +1,460 @@
+"""`IntegrationRunner`: one integration's consumer group, from poll to commit.
+
+Three actors share the work:
+
+* the **Kafka thread** (a one-thread executor) makes every call on the confluent-kafka
+  consumer, so the client is never used from two threads, and runs its rebalance callbacks;
+* the **poll loop** (a coroutine) fetches, decodes, assembles batches, pauses fetching when
+  the buffer is full and stores the offsets the commit tracker says are done;
+* the **handle loop** (a coroutine) hands one batch at a time to the driver, retries,
+  isolates poison records, dead-letters them, and marks records finished.
+
+Handling one batch at a time keeps per-partition order. The poll loop keeps polling (with
+partitions paused) while a batch is handled or retried, so a slow driver never exceeds
+`max.poll.interval.ms`. Offsets are stored with `enable.auto.offset.store=false` and
+committed by librdkafka's auto-commit, by `_commit_sync` on revoke, and at shutdown: only
+ever positions the `CommitTracker` reports, i.e. records handled or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from connector.codec.errors import CodecError
+from connector.config.policies import BatchSettings, RetrySettings
+from connector.metrics import METRICS, ConnectorMetrics
+from connector.runtime.batching import Batch, BatchAssembler
+from connector.runtime.commit_tracker import CommitTracker, TopicPartitionKey
+from connector.runtime.handling import BatchHandler
+from connector.runtime.lag import lag_from_stats
+from connector.runtime.records import ConsumedRecord
+from contracts import MutationData
+
+__all__ = ["IntegrationRunner", "RunnerSettings"]
+
+_CONSUME_BATCH = 1000
+_CONSUME_TIMEOUT_S = 0.1
+
+
+class Decoder(Protocol):
+    def __call__(self, data: bytes) -> MutationData: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    integration_uuid: str
+    integration_name: str
+    group_id: str
+    topics: tuple[str, ...]
+    consumer_config: dict[str, Any]
+    batch: BatchSettings
+    retry: RetrySettings
+    handle_timeout_s: float
+    revoke_grace_s: float = 20.0
+    entity_type_of: Callable[[str], str | None] = lambda topic: None
+    """Entity type from a topic name (None for the retry topic: taken from the record)."""
+
+
+class IntegrationRunner:
+    """Runs one integration until `stop()`; see the module docstring for the design."""
+
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        *,
+        decode: Decoder,
+        handler: BatchHandler,
+        metrics: ConnectorMetrics = METRICS,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self._decode = decode
+        self._handler = handler
+        self._metrics = metrics
+        self._label = settings.integration_uuid
+        self.log = logger or logging.getLogger(f"iec.runtime.{settings.integration_name}")
+        self._tracker = CommitTracker()
+        self._assembler = BatchAssembler(
+            max_records=settings.batch.max_records,
+            max_bytes=settings.batch.max_bytes,
+            linger_s=settings.batch.linger_ms / 1000,
+        )
+        self._kafka = concurrent.futures.ThreadPoolExecutor(1, f"kafka-{settings.integration_name}")
+        self._consumer: Consumer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = asyncio.Event()
+        self._in_flight: Batch | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self._paused = False
+        self._repause = False
+        self._high_water = max(2 * settings.batch.max_records, 1000)
+        self._high_water_bytes = 2 * settings.batch.max_bytes
+        # health
+        self.assigned_once = False
+        self.last_beat = time.monotonic()
+        self.failed: BaseException | None = None
+        self.running = False
+
+    # ---------------------------------------------------------------- lifecycle ---------
+    async def run(self) -> None:
+        """Consume until `stop()` is called; raises if the integration fails fatally."""
+        self._loop = asyncio.get_running_loop()
+        self._consumer = await self._on_kafka(self._create_consumer)
+        self.running = True
+        self._metrics.integration_up.labels(self._label).set(1)
+        poll = asyncio.create_task(self._poll_loop(), name=f"poll-{self._label}")
+        handle = asyncio.create_task(self._handle_loop(), name=f"handle-{self._label}")
+        try:
+            done, _ = await asyncio.wait({poll, handle}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        except BaseException as exc:
+            self.failed = exc
+            raise
+        finally:
+            for task in (poll, handle):
+                task.cancel()
+            await asyncio.gather(poll, handle, return_exceptions=True)
+            self.running = False
+            self._metrics.integration_up.labels(self._label).set(0)
+            if self.failed is not None and self._consumer is not None:
+                # A failed integration leaves its group at once (its partitions go to healthy
+                # members) after committing what was done before the failure.
+                await self.stop(0)
+
+    async def stop(self, grace_s: float) -> None:
+        """Graceful stop.
+
+        1. Stop fetching: the poll loop ends and the buffered, unstarted records are dropped.
+        2. Let the in-flight batch finish, at most `grace_s`.
+        3. Commit, synchronously, what is done.
+        4. Close the consumer, which leaves the group.
+        """
+        self._stopping = True
+        self._wakeup.set()
+        # 1. stop fetching; unstarted records are simply never marked finished
+        self._assembler.clear()
+        # 2. in-flight batch
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
+        except TimeoutError:
+            self.log.warning("in-flight batch did not finish within %.1fs; abandoning it", grace_s)
+        if self._consumer is None:
+            return
+        # 3. commit what is done
+        await self._on_kafka(self._commit_sync, None)
+        # 4. leave the group
+        await self._on_kafka(self._consumer.close)
+        self._consumer = None
+        self._kafka.shutdown(wait=False)
+
+    def abort(self) -> None:
+        """Stop at once: nothing unfinished is committed (stored offsets are done ones)."""
+        self._stopping = True
+        self._wakeup.set()
+
+    @property
+    def ready(self) -> bool:
+        return self.assigned_once and self.failed is None
+
+    # ---------------------------------------------------------------- Kafka thread ------
+    async def _on_kafka(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._kafka, fn, *args)
+
+    def _create_consumer(self) -> Consumer:
+        config = dict(self.settings.consumer_config)
+        config.update(
+            {
+                "group.id": self.settings.group_id,
+                "enable.auto.commit": True,
+                "enable.auto.offset.store": False,
+                "partition.assignment.strategy": "cooperative-sticky",
+                "error_cb": self._on_client_error,
+                "stats_cb": self._on_stats,
+            }
+        )
+        config.setdefault("auto.offset.reset", "earliest")
+        config.setdefault("statistics.interval.ms", 15000)
+        consumer = Consumer(config)
+        consumer.subscribe(
+            list(self.settings.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        return consumer
+
+    def _kafka_step(self, pause: bool | None) -> list[Message]:
+        """One turn in the Kafka thread: store done offsets, pause/resume, fetch."""
+        consumer = self._consumer
+        assert consumer is not None
+        self._store_done_offsets(consumer)
+        if pause is not None or self._repause:
+            assignment = consumer.assignment()
+            if assignment:
+                if pause or (pause is None and self._paused):
+                    consumer.pause(assignment)
+                else:
+                    consumer.resume(assignment)
+            self._repause = False
+        return consumer.consume(_CONSUME_BATCH, _CONSUME_TIMEOUT_S)
+
+    def _store_done_offsets(self, consumer: Consumer) -> None:
+        offsets = self._tracker.committable()
+        if not offsets:
+            return
+        try:
+            consumer.store_offsets(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+            )
+        except KafkaException as exc:
+            # _STATE: a partition was revoked between tracking and storing; its offsets were
+            # committed (or abandoned) by the revoke protocol already.
+            self.log.debug("store_offsets: %s", exc)
+        self._tracker.mark_committed(offsets)
+
+    def _commit_sync(self, partitions: list[TopicPartitionKey] | None) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        # Everything finished is either stored already or reported now; commit the union.
+        self._store_done_offsets(consumer)
+        try:
+            consumer.commit(asynchronous=False)
+            self._metrics.commits.labels(self._label, "ok").inc()
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            if code != KafkaError._NO_OFFSET:
+                self._metrics.commits.labels(self._label, "failed").inc()
+                self.log.warning("offset commit failed: %s", exc)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._tracker.assign(keys)
+        self.assigned_once = True
+        self._repause = self._paused
+        self._metrics.rebalances.labels(self._label, "assign").inc()
+        self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
+        self.log.info("assigned %s", _fmt(keys))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Revoke protocol, in the Kafka thread, before the partitions leave us.
+
+        1. On the event loop: drop buffered records of these partitions and wait (at most
+           `revoke_grace_s`) for an in-flight batch that holds any of them.
+        2. Commit synchronously what is done for them.
+        3. Forget them: a batch that finishes later can no longer commit for them.
+        """
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        # 1. quiesce
+        loop = self._loop
+        if loop is not None and loop.is_running() and not self._stopping:
+            future = asyncio.run_coroutine_threadsafe(self._quiesce(keys), loop)
+            try:
+                future.result(timeout=self.settings.revoke_grace_s + 1)
+            except (TimeoutError, concurrent.futures.TimeoutError):
+                self.log.warning("revoke: in-flight work of %s abandoned after grace", _fmt(keys))
+        # 2. commit what is done
+        offsets = self._tracker.committable(keys)
+        if offsets:
+            try:
+                consumer.commit(
+                    offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                    asynchronous=False,
+                )
+                self._metrics.commits.labels(self._label, "ok").inc()
+            except KafkaException as exc:
+                self._metrics.commits.labels(self._label, "failed").inc()
+                self.log.warning("revoke: commit failed: %s", exc)
+        # 3. forget
+        self._tracker.revoke(keys)
+        self._metrics.rebalances.labels(self._label, "revoke").inc()
+        self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
+        self.log.info("revoked %s", _fmt(keys))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Lost, not revoked: another member may own them already, so commit nothing.
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._tracker.revoke(keys)
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._assembler.drop_partitions, keys)
+        self._metrics.rebalances.labels(self._label, "lost").inc()
+        self.log.warning("lost %s", _fmt(keys))
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self.log.error("fatal Kafka client error: %s", error)
+            self.failed = KafkaException(error)
+        else:
+            self.log.warning("Kafka client: %s", error)
+
+    def _on_stats(self, stats_json: str) -> None:
+        for (topic, partition), lag in lag_from_stats(stats_json).items():
+            self._metrics.consumer_lag.labels(self._label, topic, str(partition)).set(lag)
+
+    async def _quiesce(self, keys: list[TopicPartitionKey]) -> None:
+        self._assembler.drop_partitions(keys)
+        batch = self._in_flight
+        if batch is not None and any((r.topic, r.partition) in set(keys) for r in batch.records):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=self.settings.revoke_grace_s)
+
+    # ---------------------------------------------------------------- poll loop ---------
+    async def _poll_loop(self) -> None:
+        entity_type_of = self.settings.entity_type_of
+        while not self._stopping:
+            self.last_beat = time.monotonic()
+            if self.failed is not None:
+                raise self.failed
+            pause = self._backpressure()
+            messages: list[Message] = await self._on_kafka(self._kafka_step, pause)
+            if not messages or self._stopping:
+                continue
+            now = time.monotonic()
+            consumed: Counter[str] = Counter()
+            for message in messages:
+                if message.error() is not None:
+                    self._client_message_error(message)
+                    continue
+                record = self._to_record(message, entity_type_of)
+                if record is None:
+                    continue
+                consumed[record.topic] += 1
+                self._assembler.add(record, now)
+            for topic, n in consumed.items():
+                self._metrics.records_consumed.labels(self._label, topic).inc(n)
+            self._wakeup.set()
+
+    def _backpressure(self) -> bool | None:
+        """True to pause, False to resume, None to leave fetching as it is."""
+        a = self._assembler
+        full = a.buffered_records >= self._high_water or a.buffered_bytes >= self._high_water_bytes
+        if full and not self._paused:
+            self._paused = True
+            self._metrics.paused.labels(self._label).set(1)
+            return True
+        low = (
+            a.buffered_records <= self._high_water // 2
+            and a.buffered_bytes <= self._high_water_bytes // 2
+        )
+        if self._paused and low:
+            self._paused = False
+            self._metrics.paused.labels(self._label).set(0)
+            return False
+        return None
+
+    def _to_record(
+        self, message: Message, entity_type_of: Callable[[str], str | None]
+    ) -> ConsumedRecord | None:
+        topic: str = message.topic()  # type: ignore[assignment]  # set on non-error messages
+        partition: int = message.partition()  # type: ignore[assignment]
+        offset: int = message.offset()  # type: ignore[assignment]
+        generation = self._tracker.receive((topic, partition), offset)
+        if generation is None:
+            return None
+        record = ConsumedRecord(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=_as_bytes(message.key()),
+            value=_as_bytes(message.value()),
+            headers=message.headers(),  # type: ignore[arg-type]  # list of (str, bytes) from the consumer
+            timestamp_ms=message.timestamp()[1],
+            generation=generation,
+            entity_type=entity_type_of(topic) or "",
+        )
+        try:
+            record.mutation = self._decode_checked(record)
+            if not record.entity_type:
+                record.entity_type = record.mutation.entity_type
+        except CodecError as exc:
+            record.error = exc
+            if not record.entity_type:
+                record.entity_type = "unknown"
+        return record
+
+    def _decode_checked(self, record: ConsumedRecord) -> MutationData:
+        if record.value is None:
+            raise CodecError("tombstone", "a null value (tombstone) is not a mutation")
+        mutation = self._decode(record.value)
+        key = record.key
+        if key is None or key.decode("utf-8", "replace") != mutation.entity_uuid:
+            raise CodecError(
+                "key-mismatch",
+                "the record key must be the entity_uuid "
+                f"(key {key[:64]!r}, entity_uuid {mutation.entity_uuid[:64]!r})"
+                if key is not None
+                else "the record has no key; it must be the entity_uuid",
+            )
+        if record.entity_type and mutation.entity_type != record.entity_type:
+            raise CodecError(
+                "entity-type-mismatch",
+                f"entity_type {mutation.entity_type[:64]!r} on the topic of {record.entity_type!r}",
+            )
+        return mutation
+
+    def _client_message_error(self, message: Message) -> None:
+        error = message.error()
+        if error is None:
+            return
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        self._metrics.errors.labels(self._label, "consume", "transient", error.name()).inc()
+        if error.fatal():
+            self.failed = KafkaException(error)
+        else:
+            self.log.warning("consume error: %s", error)
+
+    # ---------------------------------------------------------------- handle loop -------
+    async def _handle_loop(self) -> None:
+        while not self._stopping:
+            batch = self._assembler.next_batch(time.monotonic())
+            if batch is None:
+                deadline = self._assembler.next_deadline()
+                timeout = 0.5 if deadline is None else max(0.0, deadline - time.monotonic())
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
+                continue
+            self._in_flight = batch
+            self._idle.clear()
+            try:
+                records = [
+                    r
+                    for r in batch.records
+                    if self._tracker.generation((r.topic, r.partition)) == r.generation
+                ]
+                if records:
+                    await self._handler.handle(batch.entity_type, records)
+                    self._finish(records)
+            finally:
+                self._in_flight = None
+                self._idle.set()
+
+    def _finish(self, records: Sequence[ConsumedRecord]) -> None:
+        tracker = self._tracker
+        for r in records:
+            tracker.finish((r.topic, r.partition), r.offset, r.generation)
+
+
+def _as_bytes(data: str | bytes | None) -> bytes | None:
+    return data.encode() if isinstance(data, str) else data
+
+
+def _fmt(keys: list[TopicPartitionKey]) -> str:
+    return ", ".join(f"{t}[{p}]" for t, p in keys) or "nothing"

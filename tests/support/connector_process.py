@@ -1,0 +1,28 @@
+"""Run the connector like `iec-connector run --config FILE`, with the test drivers registered.
+
+Usage: python tests/support/connector_process.py CONFIG
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from recording_driver import AsyncRecordingDriver, RecordingDriver
+
+from connector.cli.run_cmd import run_with_registry
+from connector.driver_registry import DriverRegistry
+from drivers.example import ExampleDriver
+
+REGISTRY = DriverRegistry.from_classes(
+    {
+        "recording": RecordingDriver,
+        "recording-async": AsyncRecordingDriver,
+        "example": ExampleDriver,
+    }
+)
+
+if __name__ == "__main__":
+    sys.exit(run_with_registry(Path(sys.argv[1]), REGISTRY))
