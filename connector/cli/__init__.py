@@ -1,0 +1,24 @@
+"""The `iec-connector` command: sub-apps for config, drivers and topics."""
+
+from __future__ import annotations
+
+import typer
+
+from connector.cli import config_cmd, drivers_cmd, run_cmd, topics_cmd
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="iec-connector",
+    help="Carry IEC mutation events from Kafka to downstream systems through drivers.",
+    no_args_is_help=True,
+)
+app.add_typer(config_cmd.app)
+app.add_typer(drivers_cmd.app)
+app.add_typer(topics_cmd.app)
+app.command("run")(run_cmd.run)
+
+
+def main() -> None:
+    """Entry point of the `iec-connector` script."""
+    app()

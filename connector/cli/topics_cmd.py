@@ -1,0 +1,106 @@
+"""`iec-connector topics create`: create the topics the configured integrations need."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from rich.console import Console
+from rich.markup import escape
+
+from connector.cli.config_cmd import EXIT_CONFIG_INVALID, discover_drivers, exit_with_problems
+from connector.config import CONFIG_PATH_ENV, load_settings
+from connector.config.redaction import redact
+from connector.topic_admin import TopicStatus, apply_plan, plan_topics
+from contracts import ConfigProblem, ConfigValidationError
+
+__all__ = ["EXIT_KAFKA_FAILED", "app"]
+
+EXIT_KAFKA_FAILED = 1
+"""Exit status when the cluster refused or could not be reached."""
+
+app = typer.Typer(name="topics", help="Manage the connector's topics.", no_args_is_help=True)
+
+_STYLE = {
+    TopicStatus.CREATED: "green",
+    TopicStatus.EXISTS: "dim",
+    TopicStatus.WOULD_CREATE: "cyan",
+    TopicStatus.MISMATCH: "bold red",
+    TopicStatus.FAILED: "red",
+}
+
+
+@app.command("create")
+def create(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar=CONFIG_PATH_ENV,
+            show_default=False,
+            help=f"The YAML configuration (default: ${CONFIG_PATH_ENV}).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be created.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the cluster.")] = 30.0,
+) -> None:
+    """Create mutation, mapping, dead-letter and retry topics; existing ones are checked.
+
+    Idempotent. Exits 2 when an existing topic has a setting that would lose data (e.g. a
+    mapping topic that is not compacted), 1 when the cluster fails, else 0.
+    """
+    if config is None:
+        raise exit_with_problems(
+            [ConfigProblem("<config>", "file", f"no --config given (or ${CONFIG_PATH_ENV})")]
+        )
+    registry = discover_drivers()
+    try:
+        settings = load_settings(config)
+        plan = plan_topics(settings, registry)
+    except ConfigValidationError as exc:
+        raise exit_with_problems(exc.problems) from None
+    console = Console(highlight=False, soft_wrap=True)
+    secrets = settings.secret_values()
+    try:
+        with console.status(
+            f"checking {len(plan.topics)} topics on {settings.kafka.bootstrap_servers}"
+        ):
+            admin = AdminClient(dict(settings.kafka.client_config()))
+            results = apply_plan(admin, plan, dry_run=dry_run, timeout_s=timeout)
+    except KafkaException as exc:
+        typer.echo(redact(f"error: cannot reach the cluster: {exc}", secrets), err=True)
+        raise typer.Exit(EXIT_KAFKA_FAILED) from None
+    # One line per topic rather than a table: names stay whole for copying at any width.
+    for result in results:
+        spec = result.spec
+        status = f"[{_STYLE[result.status]}]{result.status.value:<12}[/]"
+        line = (
+            f"{status} {spec.kind.value:<12} {spec.name} "
+            f"(partitions {spec.partitions}, replicas {spec.replication_factor})"
+        )
+        if result.detail and result.ok:
+            line += f": {escape(redact(result.detail, secrets))}"
+        console.print(line)
+    counts = Counter(result.status.value for result in results)
+    console.print(
+        ("dry run: " if dry_run else "")
+        + ", ".join(f"{count} {status}" for status, count in sorted(counts.items())),
+        markup=False,
+    )
+    for result in results:
+        if not result.ok:
+            typer.echo(
+                redact(f"{result.spec.name}: {result.status.value}: {result.detail}", secrets),
+                err=True,
+            )
+    if any(result.status == TopicStatus.MISMATCH for result in results):
+        raise typer.Exit(EXIT_CONFIG_INVALID)
+    if any(result.status == TopicStatus.FAILED for result in results):
+        raise typer.Exit(EXIT_KAFKA_FAILED)
