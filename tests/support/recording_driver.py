@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
@@ -116,7 +117,7 @@ class AsyncRecordingDriver(RecordingDriver):
         self._record(mutations)
 
 
-def read_batches(path: str) -> list[dict[str, object]]:
+def read_batches(path: str) -> list[dict[str, Any]]:
     """Every batch line the drivers wrote (empty if none yet)."""
     if not os.path.exists(path):
         return []

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 import pytest
 from connector_env import ConnectorEnv, product_mutations
 from recording_driver import AsyncRecordingDriver, RecordingDriver, read_batches
@@ -28,13 +31,13 @@ REGISTRY = DriverRegistry.from_classes(
 )
 
 
-def handled(path: Path) -> list[list[object]]:
-    return [item for batch in read_batches(str(path)) for item in batch["batch"]]  # type: ignore[union-attr]
+def handled(path: Path) -> list[list[Any]]:
+    return [item for batch in read_batches(str(path)) for item in batch["batch"]]
 
 
-async def run_until(app: ConnectorApp, done, timeout: float = 60.0) -> int:  # type: ignore[no-untyped-def]
+async def run_until(app: ConnectorApp, done: Callable[[], bool], limit_s: float = 60.0) -> int:
     task = asyncio.create_task(app.run())
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while not done():
         if task.done():
             return task.result()
@@ -64,11 +67,11 @@ async def test_every_mutation_is_handled_in_per_key_order_within_batch_limits(
 
     assert code == EXIT_OK
     batches = read_batches(str(env.output))
-    assert all(len(b["batch"]) <= 7 for b in batches)  # type: ignore[arg-type]
-    assert all({item[0].split("-")[0] for item in b["batch"]} == {b["type"]} for b in batches)  # type: ignore[union-attr]
+    assert all(len(b["batch"]) <= 7 for b in batches)
+    assert all({item[0].split("-")[0] for item in b["batch"]} == {b["type"]} for b in batches)
     versions: dict[str, list[int]] = defaultdict(list)
-    for uuid, _op, version in handled(env.output):  # type: ignore[misc]
-        versions[uuid].append(version)  # type: ignore[arg-type]
+    for uuid, _op, version in handled(env.output):
+        versions[uuid].append(version)
     assert len(versions) == 50
     for uuid, seen in versions.items():
         assert seen == sorted(seen), f"{uuid} handled out of order: {seen}"
@@ -90,7 +93,8 @@ async def test_driver_lifecycle_hooks_and_bindings_happen_before_the_first_mutat
     integration = app._integrations[0]
     driver = integration.driver
     assert isinstance(driver, RecordingDriver)
-    assert driver.opened and driver.closed
+    assert driver.opened
+    assert driver.closed
     assert driver.integration_data["uuid"] == env.integration_uuid
     assert driver.logger.name == "iec.integration.test-integration"
     assert driver.context.integration_uuid == env.integration_uuid
@@ -117,12 +121,20 @@ async def test_metrics_and_health_endpoints_report_the_run(connector_env: Connec
             metrics = (await client.get("/metrics")).text
         assert ready.status_code == 200, ready.text
         assert live.status_code == 200, live.text
-        label = f'integration="{env.integration_uuid}"'
-        assert (
-            f'iec_connector_records_handled_total{{entity_type="product",{label},operation="created"}} 20.0'
-            in metrics.replace(f'{label},entity_type="product"', f'entity_type="product",{label}')
-            or "iec_connector_records_handled_total" in metrics
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(metrics)
+            for sample in family.samples
+        }
+        key = (
+            "iec_connector_records_handled_total",
+            (
+                ("entity_type", "product"),
+                ("integration", env.integration_uuid),
+                ("operation", "created"),
+            ),
         )
+        assert samples[key] == 20
         assert "iec_connector_handle_duration_seconds_bucket" in metrics
         assert "iec_connector_batch_size_records_bucket" in metrics
     finally:

@@ -21,7 +21,8 @@ def test_batch_closes_at_max_records_and_keeps_fetch_order() -> None:
         assembler.add(_record("product", offset), now=0)
     first = assembler.next_batch(now=0)
     second = assembler.next_batch(now=0)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert [r.offset for r in first.records] == [0, 1, 2]
     assert [r.offset for r in second.records] == [3, 4, 5]
     assert assembler.next_batch(now=0) is None
@@ -42,7 +43,8 @@ def test_an_oversize_record_forms_a_batch_of_its_own() -> None:
     assembler = BatchAssembler(max_records=100, max_bytes=25, linger_s=60)
     assembler.add(_record("product", 0, size=100), now=0)
     batch = assembler.next_batch(now=0)
-    assert batch is not None and len(batch) == 1
+    assert batch is not None
+    assert len(batch) == 1
 
 
 def test_partial_batch_is_handed_over_after_linger() -> None:
@@ -51,7 +53,8 @@ def test_partial_batch_is_handed_over_after_linger() -> None:
     assert assembler.next_batch(now=10.4) is None
     assert assembler.next_deadline() == 10.5
     batch = assembler.next_batch(now=10.5)
-    assert batch is not None and batch.entity_type == "category"
+    assert batch is not None
+    assert batch.entity_type == "category"
 
 
 def test_batches_never_mix_entity_types() -> None:
