@@ -7,8 +7,11 @@ client. The names below are the whole public surface.
 from contracts._mutation import EntityTypes, MappingData, MutationData, Operation
 from contracts._payload import FrozenDict, FrozenList, thaw
 from contracts.configuration import (
+    RuleSchemaError,
     configuration_json_schema,
     configuration_model,
+    secret_fields,
+    secret_values,
     validate_configuration,
 )
 from contracts.context import IntegrationContext
@@ -49,10 +52,13 @@ __all__ = [
     "PartialBatchError",
     "PermanentError",
     "RateLimitedError",
+    "RuleSchemaError",
     "TransientError",
     "configuration_json_schema",
     "configuration_model",
     "is_async_driver",
+    "secret_fields",
+    "secret_values",
     "thaw",
     "validate_configuration",
 ]

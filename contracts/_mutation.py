@@ -37,17 +37,20 @@ class EntityTypes(StrEnum):
 
 def _to_payload(value: Any) -> FrozenDict:
     if type(value) is FrozenDict:
+        # Ownership transfer: a FrozenDict is taken as it is, without a copy. The codec
+        # hands over freshly decoded payloads this way (`FrozenDict(orjson.loads(...))`).
         return value
     if isinstance(value, Mapping):
-        # One shallow copy: the caller's dict can't change the DTO afterwards; nested
-        # containers are frozen (and copied) lazily on first access.
-        return FrozenDict(thaw(value) if not isinstance(value, dict) else dict(value))
+        # A deep copy (about 14 µs for a 1.5 KB payload): a caller that keeps changing its
+        # dict, nested parts included, must not change the DTO. Nested containers are
+        # frozen lazily on first access.
+        return FrozenDict(thaw(value))
     raise ValueError("payload must be a JSON object (a mapping of string keys)")
 
 
 Payload = Annotated[
     FrozenDict,
-    PlainValidator(_to_payload),
+    PlainValidator(_to_payload, json_schema_input_type=dict[str, Any]),
     PlainSerializer(thaw, return_type=dict[str, Any]),
 ]
 
@@ -62,7 +65,13 @@ def _to_changed_fields(value: Any) -> tuple[str, ...]:
     return fields
 
 
-ChangedFields = Annotated[tuple[str, ...], PlainValidator(_to_changed_fields)]
+ChangedFields = Annotated[
+    tuple[str, ...],
+    PlainValidator(_to_changed_fields, json_schema_input_type=list[str]),
+    # Without an explicit serializer pydantic-core warns on every JSON dump of a tuple
+    # produced by a plain validator.
+    PlainSerializer(list, return_type=list[str], when_used="json"),
+]
 
 
 class MutationData(BaseModel):
@@ -86,11 +95,19 @@ class MutationData(BaseModel):
     occurred_at: datetime | None = None
     """When the change happened in the core system (not when it was published)."""
     version: int | None = None
-    """Per-entity version or sequence number, increasing with every change, if the producer has one."""
+    """Per-entity version or sequence number, increasing with every change (if the producer
+    has one)."""
 
     @property
     def is_deletion(self) -> bool:
         return self.operation is Operation.DELETED
+
+    def __hash__(self) -> int:
+        # pydantic's frozen hash would hash the payload, which (like a dict) is unhashable.
+        # Equal mutations have equal identities, so hashing the identity is consistent.
+        return hash(
+            (self.entity_type, self.entity_uuid, self.operation, self.event_id, self.version)
+        )
 
 
 class MappingData(BaseModel):
@@ -100,3 +117,6 @@ class MappingData(BaseModel):
 
     external_id: str
     external_data: Payload | None = None
+
+    def __hash__(self) -> int:
+        return hash(self.external_id)

@@ -33,8 +33,17 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def thaw(value: Any) -> Any:
     """Return a deep, mutable copy of a (possibly frozen) JSON value."""
+    # Fast paths for plain JSON containers (MutationData copies every caller's payload).
+    cls = type(value)
+    if cls is dict:
+        return {k: v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
+    if cls is list:
+        return [v if type(v) in _SCALARS else thaw(v) for v in value]
     if isinstance(value, dict):
         return {k: thaw(dict.__getitem__(value, k)) for k in dict.__iter__(value)}
     if isinstance(value, Mapping):
@@ -59,7 +68,7 @@ class FrozenDict(dict[str, Any]):
             dict.__setitem__(self, key, value)
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if dict.__contains__(self, key):
             return self[key]
         return default
@@ -69,10 +78,10 @@ class FrozenDict(dict[str, Any]):
         # fast path is taken only for dicts with the stock iterator), so copies stay frozen.
         return dict.__iter__(self)
 
-    def values(self) -> Any:  # type: ignore[override]
+    def values(self) -> Any:
         return [self[k] for k in dict.__iter__(self)]
 
-    def items(self) -> Any:  # type: ignore[override]
+    def items(self) -> Any:
         return [(k, self[k]) for k in dict.__iter__(self)]
 
     def copy(self) -> FrozenDict:
@@ -92,12 +101,12 @@ class FrozenDict(dict[str, Any]):
 
     __setitem__ = _readonly
     __delitem__ = _readonly
-    __ior__ = _readonly  # type: ignore[assignment]
+    __ior__ = _readonly
     clear = _readonly
-    pop = _readonly  # type: ignore[assignment]
+    pop = _readonly
     popitem = _readonly
-    setdefault = _readonly  # type: ignore[assignment]
-    update = _readonly  # type: ignore[assignment]
+    setdefault = _readonly
+    update = _readonly
 
 
 class FrozenList(list[Any]):
@@ -123,6 +132,23 @@ class FrozenList(list[Any]):
         for i in range(len(self)):
             yield self[i]
 
+    def __reversed__(self) -> Iterator[Any]:
+        for i in range(len(self) - 1, -1, -1):
+            yield self[i]
+
+    # list's own +, * and reversed() copy the raw items, which would hand out nested
+    # containers that were not frozen yet; these go through __getitem__ instead.
+    def __add__(self, other: Any) -> list[Any]:
+        return [*self, *other]
+
+    def __radd__(self, other: Any) -> list[Any]:
+        return [*other, *self]
+
+    def __mul__(self, count: SupportsIndex) -> list[Any]:
+        return [*self] * count
+
+    __rmul__ = __mul__
+
     def copy(self) -> FrozenList:
         return FrozenList(list.copy(self))
 
@@ -138,16 +164,15 @@ class FrozenList(list[Any]):
     def __repr__(self) -> str:
         return f"FrozenList({list.__repr__(self)})"
 
-    __setitem__ = _readonly  # type: ignore[assignment]
-    __delitem__ = _readonly  # type: ignore[assignment]
-    __iadd__ = _readonly  # type: ignore[assignment]
-    __imul__ = _readonly  # type: ignore[assignment]
+    __setitem__ = _readonly
+    __delitem__ = _readonly
+    __iadd__ = _readonly
+    __imul__ = _readonly
     append = _readonly
     extend = _readonly
     insert = _readonly
-    pop = _readonly  # type: ignore[assignment]
+    pop = _readonly
     remove = _readonly
     reverse = _readonly
-    sort = _readonly  # type: ignore[assignment]
+    sort = _readonly
     clear = _readonly
-

@@ -1,42 +1,238 @@
-"""Driver configuration schemas: pydantic models, or Laravel-style rule dicts.
+"""Driver configuration schemas: a pydantic model, or Laravel-style rule dicts.
 
-(Interim version: pydantic models only. The Laravel rule translation lands next.)
+`get_configuration_schema()` returns either a pydantic model class or rules such as
+``{"base_url": "required|url", "api_key": "required|string"}`` (translated by
+`contracts._rules`, whose docstring lists the supported rules and the few deliberate
+differences from Laravel; notably, unknown keys are rejected with rule ``unknown``).
+
+Whatever the schema, a failed validation raises `ConfigValidationError` with one
+`ConfigProblem(path, rule, message)` per failing field; no message ever contains a value.
+Secrets: `SecretStr`/`SecretBytes` fields of a model, and rule-dict fields whose name looks
+secret (password, secret, token, api_key, ...key, credential, private), which come out as
+`SecretStr`. `secret_values()` lists their values so the runtime can redact them from logs
+and dead-letter headers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import types
+import typing
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
+from contracts._rules import RuleSchema, RuleSchemaError, build_model, rule_info
 from contracts.driver import ConfigurationSchema
 from contracts.errors import ConfigProblem, ConfigValidationError
 
-__all__ = ["configuration_json_schema", "configuration_model", "validate_configuration"]
+__all__ = [
+    "RuleSchemaError",
+    "configuration_json_schema",
+    "configuration_model",
+    "secret_fields",
+    "secret_values",
+    "validate_configuration",
+]
+
+_REDACTED = "<redacted>"
 
 
 def configuration_model(schema: ConfigurationSchema) -> type[BaseModel]:
-    """The pydantic model that validates `schema` (itself if it already is one)."""
+    """The pydantic model that validates `schema` (itself if it already is one).
+
+    Rule dicts are translated once and cached; an unsupported rule raises `RuleSchemaError`
+    (a `ConfigurationError` and a `TypeError`) naming the field and the rule.
+    """
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema
-    raise TypeError("rule-dict schemas are not supported yet")
+    if isinstance(schema, Mapping):
+        return _translate(_freeze_rules(schema))
+    raise RuleSchemaError(
+        f"a configuration schema is a pydantic model class or a mapping of rules, "
+        f"not {type(schema).__name__}"
+    )
+
+
+def _freeze_rules(schema: RuleSchema) -> tuple[tuple[Any, Any], ...]:
+    return tuple(
+        (
+            key,
+            rules
+            if isinstance(rules, str)
+            else tuple(rules)
+            if isinstance(rules, list | tuple)
+            else rules,
+        )
+        for key, rules in schema.items()
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _translate(frozen: tuple[tuple[Any, Any], ...]) -> type[BaseModel]:
+    return build_model(dict(frozen))
 
 
 def validate_configuration(schema: ConfigurationSchema, data: Mapping[str, Any]) -> BaseModel:
     """Validate `data`; raise `ConfigValidationError` naming each field and rule, never values."""
     model = configuration_model(schema)
+    if not isinstance(typing.cast(object, data), Mapping):
+        raise ConfigValidationError(
+            [
+                ConfigProblem(
+                    "<root>", "array", "the configuration must be a mapping of keys to values"
+                )
+            ]
+        )
+    problems: list[ConfigProblem]
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigValidationError(
-            [
-                ConfigProblem(".".join(str(p) for p in err["loc"]) or "<root>", err["type"], err["msg"])
-                for err in exc.errors(include_input=False, include_url=False)
-            ]
-        ) from None
+        problems = _problems(model, exc, data)
+    # Raised outside the `except` block so that neither __cause__ nor __context__ carries the
+    # pydantic error (whose inputs may be secrets).
+    raise ConfigValidationError(problems)
 
 
 def configuration_json_schema(schema: ConfigurationSchema) -> dict[str, Any]:
     """The JSON Schema of a driver's configuration (for `iec-connector drivers show`)."""
     return configuration_model(schema).model_json_schema()
+
+
+def secret_fields(schema: ConfigurationSchema) -> frozenset[str]:
+    """Dotted paths of the secret fields of `schema` (by the keys users write, i.e. aliases)."""
+    model = configuration_model(schema)
+    info = rule_info(model)
+    if info is not None:
+        return info.secret_paths
+    return frozenset(_model_secret_paths(model, ""))
+
+
+def secret_values(validated: BaseModel) -> list[str]:
+    """The non-empty secret values of a validated configuration, longest first (for redaction)."""
+    found: set[str] = set()
+    info = rule_info(type(validated))
+    _collect_secrets(validated, "", info.secret_paths if info else frozenset(), found)
+    return sorted(found, key=lambda s: (-len(s), s))
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _problems(
+    model: type[BaseModel], exc: ValidationError, data: Mapping[str, Any]
+) -> list[ConfigProblem]:
+    info = rule_info(model)
+    secret_paths = info.secret_paths if info else _model_secret_paths(model, "")
+    secrets = sorted(
+        {s for path in secret_paths for s in _strings(_lookup(data, path)) if s},
+        key=len,
+        reverse=True,
+    )
+    problems = []
+    for err in exc.errors(include_url=False, include_context=False):
+        path = ".".join(str(p) for p in err["loc"]) or "<root>"
+        kind = err["type"]
+        if kind == "missing":
+            rule = info.presence.get(path, "required") if info else "required"
+            message = "must be present" if rule == "present" else "is required"
+        elif kind == "extra_forbidden":
+            rule, message = "unknown", "is not a known configuration key"
+        elif info is not None:
+            rule, message = kind, err["msg"]  # written by contracts._rules, never with a value
+        else:
+            rule = kind
+            message = _redact(err["msg"], err.get("input"), secrets, kind, path in secret_paths)
+        problems.append(ConfigProblem(path, rule, message))
+    return problems
+
+
+def _redact(message: str, value: Any, secrets: list[str], kind: str, secret_field: bool) -> str:
+    """Remove the input from a message written by pydantic or by a model's own validator."""
+    if secret_field and kind in ("value_error", "assertion_error"):
+        # A model's own validator wrote this message and may have quoted the secret.
+        return "is invalid"
+    for secret in secrets:
+        message = message.replace(secret, _REDACTED)
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        text = str(value)
+        # Very short inputs ("1", "a") would mangle the message and reveal little.
+        if len(text) >= 3 or (secret_field and text):
+            message = message.replace(text, _REDACTED)
+    return message
+
+
+def _lookup(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, Mapping) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, SecretBytes):
+        yield value.get_secret_value().decode("utf-8", "replace")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _strings(getattr(value, name))
+
+
+def _is_secret_type(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _is_secret_type(typing.get_args(annotation)[0])
+    return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
+
+
+def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    elif isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            yield from _nested_models(arg)
+
+
+def _model_secret_paths(
+    model: type[BaseModel], prefix: str, seen: frozenset[type] = frozenset()
+) -> set[str]:
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{info.alias or name}"
+        if _is_secret_type(info.annotation):
+            paths.add(path)
+        for nested in _nested_models(info.annotation):
+            if nested not in seen:
+                paths |= _model_secret_paths(nested, f"{path}.", seen | {model})
+    return paths
+
+
+def _collect_secrets(value: Any, path: str, secret_paths: frozenset[str], found: set[str]) -> None:
+    if isinstance(value, SecretStr | SecretBytes) or (path in secret_paths and value is not None):
+        found.update(s for s in _strings(value) if s)
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            key = info.alias or name
+            _collect_secrets(
+                getattr(value, name), f"{path}.{key}" if path else key, secret_paths, found
+            )
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _collect_secrets(item, path, frozenset(), found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_secrets(item, path, frozenset(), found)

@@ -31,8 +31,9 @@ from contracts.mapping import EntityMappingService
 
 __all__ = ["AbstractDriver", "ConfigurationSchema", "DriverContract", "is_async_driver"]
 
-ConfigurationSchema = type[BaseModel] | Mapping[str, str]
-"""A pydantic model class, or Laravel-style rules such as ``{"base_url": "required|url"}``."""
+ConfigurationSchema = type[BaseModel] | Mapping[str, str | Sequence[str]]
+"""A pydantic model class, or Laravel-style rules such as ``{"base_url": "required|url"}``
+(a field's rules may also be a list, as in Laravel: ``["required", "regex:/a|b/"]``)."""
 
 
 @runtime_checkable
@@ -44,8 +45,8 @@ class DriverContract(Protocol):
     def get_version(self) -> str: ...
     def get_description(self) -> str: ...
     def get_supported_entity_types(self) -> Sequence[str]: ...
-    def handle(self, mutation: MutationData) -> None | Awaitable[None]: ...
-    def handle_batch(self, mutations: Sequence[MutationData]) -> None | Awaitable[None]: ...
+    def handle(self, mutation: MutationData) -> Awaitable[None] | None: ...
+    def handle_batch(self, mutations: Sequence[MutationData]) -> Awaitable[None] | None: ...
     def get_configuration_schema(self) -> ConfigurationSchema: ...
 
 
@@ -83,7 +84,7 @@ class AbstractDriver:
             and inspect.iscoroutinefunction(handle)
             and not any("handle_batch" in vars(k) for k in cls.__mro__ if k is not AbstractDriver)
         ):
-            cls.handle_batch = AbstractDriver._handle_batch_async  # type: ignore[method-assign,assignment]
+            cls.handle_batch = AbstractDriver._handle_batch_async  # type: ignore[method-assign]
 
     # -- identity -------------------------------------------------------------------------
     def get_name(self) -> str:
@@ -103,10 +104,10 @@ class AbstractDriver:
         return tuple(self.supported_entity_types)
 
     # -- processing -----------------------------------------------------------------------
-    def handle(self, mutation: MutationData) -> None | Awaitable[None]:
+    def handle(self, mutation: MutationData) -> Awaitable[None] | None:
         raise NotImplementedError
 
-    def handle_batch(self, mutations: Sequence[MutationData]) -> None | Awaitable[None]:
+    def handle_batch(self, mutations: Sequence[MutationData]) -> Awaitable[None] | None:
         """Handle mutations of one entity type in order; the default calls `handle` for each."""
         for mutation in mutations:
             self.handle(mutation)

@@ -52,7 +52,9 @@ class TransientError(IntegrationError):
 class DependencyNotReadyError(TransientError):
     """A referenced entity (e.g. a product's category) has no external mapping yet."""
 
-    def __init__(self, message: str, *, entity_type: str | None = None, entity_uuid: str | None = None):
+    def __init__(
+        self, message: str, *, entity_type: str | None = None, entity_uuid: str | None = None
+    ):
         super().__init__(message)
         self.entity_type = entity_type
         self.entity_uuid = entity_uuid
