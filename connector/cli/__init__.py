@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from connector.cli import config_cmd, drivers_cmd, run_cmd, topics_cmd
+from connector.cli import (
+    config_cmd,
+    dead_letters_cmd,
+    drivers_cmd,
+    mappings_cmd,
+    run_cmd,
+    topics_cmd,
+)
 
 __all__ = ["app", "main"]
 
@@ -16,6 +23,8 @@ app = typer.Typer(
 app.add_typer(config_cmd.app)
 app.add_typer(drivers_cmd.app)
 app.add_typer(topics_cmd.app)
+app.add_typer(mappings_cmd.app, name="mappings")
+app.add_typer(dead_letters_cmd.app, name="dead-letters")
 app.command("run")(run_cmd.run)
 
 

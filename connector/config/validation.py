@@ -68,6 +68,10 @@ def check_integrations(
                 if problem.path != "<root>":
                     path = f"{path}{_relative(problem.path)}"
                 problems.append(ConfigProblem(path, problem.rule, redact(problem.message, own)))
+        except ConfigurationError as exc:  # the driver's own schema is broken (RuleSchemaError)
+            problems.append(
+                ConfigProblem(f"{at}.driver", "driver_schema", redact(str(exc), secrets))
+            )
         supported = set(info.supported_entity_types)
         for position, entity_type in enumerate(integration.entity_types or ()):
             if entity_type not in supported:

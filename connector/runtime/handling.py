@@ -167,10 +167,8 @@ class BatchHandler:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _DLQ_RETRY_MAX_S)
+        # The producer counts dead letters (it knows when the broker acknowledged).
         error_class = type(failure.error).__name__
-        self._metrics.dead_letters.labels(
-            self._label, failure.stage.value, error_class, record.entity_type
-        ).inc()
         self.log.error(
             "record %s[%d]@%d dead-lettered at stage %s: %s",
             record.topic,

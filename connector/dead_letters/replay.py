@@ -1,0 +1,367 @@
+"""Replay dead letters to the integration's retry topic: the Kafka side of `dead-letters`.
+
+Thin adapter: it reads the dead-letter topic, the retry topic (earlier replays), the origin
+partitions and the integration group's committed offsets, leaves every decision to
+`replay_plan`, and publishes what the plan says (acks=all, idempotent). Only the failed
+integration's consumer group reads its retry topic, so no other integration sees a replay.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from connector.dead_letters.headers import DeadLetter, Header, header_value
+from connector.dead_letters.replay_plan import (
+    Decision,
+    ReplayFilter,
+    SupersedeFacts,
+    plan_replay,
+    replay_headers,
+)
+from connector.topics import TopicSettings
+
+__all__ = [
+    "Progress",
+    "ReplayReport",
+    "ReplayTargets",
+    "find_replays",
+    "read_dead_letters",
+    "read_supersede_facts",
+    "replay",
+]
+
+_TIMEOUT_S = 30.0
+# Partition-end offsets of librdkafka meaning "none committed".
+_NO_OFFSET = -1001
+
+
+class Progress(Protocol):
+    """Where the adapter reports progress (the CLI draws a bar on stderr)."""
+
+    def phase(self, description: str, total: int | None) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _Silent:
+    def phase(self, description: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTargets:
+    """The topics and group of one integration."""
+
+    integration_uuid: str
+    dead_letter_topic: str
+    retry_topic: str
+    group_id: str
+
+    @classmethod
+    def of(cls, integration_uuid: str, topics: TopicSettings | None = None) -> ReplayTargets:
+        t = topics or TopicSettings()
+        return cls(
+            integration_uuid,
+            t.dead_letter_topic(integration_uuid),
+            t.retry_topic(integration_uuid),
+            t.group_id(integration_uuid),
+        )
+
+
+def _reader(client_config: Mapping[str, str], group_id: str | None = None) -> Any:
+    """A consumer that never joins a group (partitions are assigned) and never commits."""
+    return Consumer(
+        {
+            **client_config,
+            "group.id": group_id or f"iec-connector-dead-letters-cli-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+        }
+    )
+
+
+def _scan(
+    client_config: Mapping[str, str],
+    topic: str,
+    on_message: Callable[[Any], None],
+    *,
+    ranges: Mapping[int, tuple[int, int]] | None = None,
+    progress: Progress,
+    label: str,
+    timeout_s: float = _TIMEOUT_S,
+) -> None:
+    """Read `topic` (whole partitions up to their current end, or [start, end) `ranges`).
+
+    A missing topic reads as empty. Raises `TimeoutError` if the reading stalls.
+    """
+    consumer = _reader(client_config)
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s)
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None:
+            return
+        bounds: dict[int, tuple[int, int]] = {}
+        for p in sorted(described.partitions):
+            if ranges is not None and p not in ranges:
+                continue
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+            start, end = ranges[p] if ranges is not None else (low, high)
+            start, end = max(start, low), min(end, high)
+            if start < end:
+                bounds[p] = (start, end)
+        progress.phase(label, sum(end - start for start, end in bounds.values()))
+        if not bounds:
+            return
+        consumer.assign([TopicPartition(topic, p, start) for p, (start, _) in bounds.items()])
+        deadline = time.monotonic() + timeout_s
+        while bounds:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"reading {topic} stalled")
+                continue
+            deadline = time.monotonic() + timeout_s
+            p = msg.partition()
+            if msg.error() is not None:
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    bounds.pop(p, None)
+                    continue
+                raise TimeoutError(f"reading {topic} failed: {msg.error().name()}")
+            if p not in bounds:
+                continue
+            _, end = bounds[p]
+            if msg.offset() >= end:
+                bounds.pop(p)
+                continue
+            on_message(msg)
+            progress.advance()
+            if msg.offset() >= end - 1:
+                bounds.pop(p)
+    finally:
+        consumer.close()
+
+
+def _dead_letter(msg: Any) -> DeadLetter:
+    return DeadLetter.from_message(
+        msg.topic(),
+        msg.partition(),
+        msg.offset(),
+        msg.key(),
+        msg.value(),
+        msg.headers(),
+        msg.timestamp()[1],
+    )
+
+
+def read_dead_letters(
+    client_config: Mapping[str, str],
+    topic: str,
+    *,
+    at: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> list[DeadLetter]:
+    """Every dead letter in `topic` (or only the one at (partition, offset) `at`)."""
+    found: list[DeadLetter] = []
+    ranges = {at[0]: (at[1], at[1] + 1)} if at is not None else None
+    _scan(
+        client_config,
+        topic,
+        lambda msg: found.append(_dead_letter(msg)),
+        ranges=ranges,
+        progress=progress or _Silent(),
+        label=f"reading {topic}",
+    )
+    return found
+
+
+def find_replays(
+    client_config: Mapping[str, str], retry_topic: str, *, progress: Progress | None = None
+) -> dict[str, str]:
+    """Dead-letter ref → ``topic/partition/offset`` of its (last) replay in `retry_topic`."""
+    replays: dict[str, str] = {}
+
+    def note(msg: Any) -> None:
+        of = header_value(msg.headers(), Header.REPLAY_OF)
+        if of is not None:
+            replays[of] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+
+    _scan(client_config, retry_topic, note, progress=progress or _Silent(), label="reading replays")
+    return replays
+
+
+def _committed(
+    client_config: Mapping[str, str], group_id: str, partitions: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    consumer = _reader(client_config, group_id)  # reads the group's offsets, never joins it
+    try:
+        offsets = consumer.committed(
+            [TopicPartition(t, p) for t, p in partitions], timeout=_TIMEOUT_S
+        )
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in offsets if tp.offset >= 0}
+
+
+def read_supersede_facts(
+    client_config: Mapping[str, str],
+    group_id: str,
+    selected: Iterable[DeadLetter],
+    all_letters: Iterable[DeadLetter],
+    *,
+    progress: Progress | None = None,
+) -> SupersedeFacts:
+    """What the superseded rule needs, for the dead letters `selected` for replay.
+
+    1. The group's committed offset on each origin partition.
+    2. Per origin partition, the offsets of records with the keys of interest, read from the
+       earliest selected origin up to the committed offset.
+    3. The origins of all dead letters (a newer record that failed too supersedes nothing).
+    """
+    wanted: dict[tuple[str, int], tuple[int, set[bytes]]] = {}
+    for dl in selected:
+        if dl.source is None or dl.key is None:
+            continue
+        topic, partition, offset = dl.source
+        first, keys = wanted.get((topic, partition), (offset, set()))
+        keys.add(dl.key)
+        wanted[(topic, partition)] = (min(first, offset), keys)
+    if not wanted:
+        return SupersedeFacts()
+    # 1. committed offsets
+    committed = _committed(client_config, group_id, list(wanted))
+    # 2. newer records of the same keys
+    newer: dict[tuple[str, int], dict[bytes, list[int]]] = {}
+    by_topic: dict[str, dict[int, tuple[int, int]]] = {}
+    for (topic, partition), (first, _) in wanted.items():
+        end = committed.get((topic, partition), _NO_OFFSET)
+        if end > first + 1:
+            by_topic.setdefault(topic, {})[partition] = (first + 1, end)
+    for topic, ranges in by_topic.items():
+
+        def note(msg: Any) -> None:
+            tp = (msg.topic(), msg.partition())
+            key = msg.key()
+            if key is not None and key in wanted[tp][1]:
+                newer.setdefault(tp, {}).setdefault(key, []).append(msg.offset())
+
+        _scan(
+            client_config,
+            topic,
+            note,
+            ranges=ranges,
+            progress=progress or _Silent(),
+            label=f"checking {topic} for newer mutations",
+        )
+    # 3. origins of all dead letters
+    dead_lettered = frozenset(dl.source for dl in all_letters if dl.source is not None)
+    return SupersedeFacts(committed, newer, dead_lettered)
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    decisions: list[Decision]
+    dry_run: bool
+    published: dict[str, str] = field(default_factory=dict)
+    """Dead-letter ref → ``topic/partition/offset`` of the replayed record."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Dead-letter ref → why the write failed (a librdkafka error name)."""
+
+
+def _publish(
+    client_config: Mapping[str, str],
+    retry_topic: str,
+    decisions: Iterable[Decision],
+    at: datetime,
+    report: ReplayReport,
+    progress: Progress,
+) -> None:
+    """Write the replays in plan order and wait for every acknowledgement."""
+    todo = [d for d in decisions if d.replay]
+    progress.phase(f"replaying to {retry_topic}", len(todo))
+    if not todo:
+        return
+    producer = Producer(
+        {**client_config, "acks": "all", "enable.idempotence": True, "linger.ms": 5}
+    )
+
+    def delivered(ref: str) -> Callable[[KafkaError | None, Any], None]:
+        def done(err: KafkaError | None, msg: Any) -> None:
+            if err is not None:
+                report.failed[ref] = err.name()
+            else:
+                report.published[ref] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+            progress.advance()
+
+        return done
+
+    for decision in todo:
+        dl = decision.dead_letter
+        headers: list[tuple[str, str | bytes | None]] = list(replay_headers(dl, at))
+        producer.produce(
+            retry_topic,
+            key=dl.key,
+            value=dl.value,
+            headers=headers,
+            on_delivery=delivered(dl.ref),
+        )
+        producer.poll(0)
+    remaining = producer.flush(_TIMEOUT_S)
+    if remaining:
+        for decision in todo:
+            ref = decision.dead_letter.ref
+            if ref not in report.published:
+                report.failed.setdefault(ref, "not acknowledged in time")
+
+
+def replay(
+    client_config: Mapping[str, str],
+    targets: ReplayTargets,
+    selection: ReplayFilter,
+    *,
+    include_superseded: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ReplayReport:
+    """Replay the dead letters of one integration that `selection` matches.
+
+    1. Read the dead-letter topic and apply the filter.
+    2. Read the retry topic for earlier replays of the selected ones.
+    3. Unless superseded ones are included anyway, read the facts for the superseded rule.
+    4. Plan (pure), then publish the replays unless it is a dry run.
+    """
+    shown = progress or _Silent()
+    # 1. dead letters
+    letters = read_dead_letters(client_config, targets.dead_letter_topic, progress=shown)
+    selected = [dl for dl in letters if selection.matches(dl)]
+    if not selected:
+        return ReplayReport([], dry_run)
+    # 2. earlier replays
+    replayed = find_replays(client_config, targets.retry_topic, progress=shown)
+    # 3. superseded facts
+    facts = SupersedeFacts()
+    if not include_superseded:
+        facts = read_supersede_facts(
+            client_config, targets.group_id, selected, letters, progress=shown
+        )
+    # 4. plan and publish
+    decisions = plan_replay(
+        selected, selection, facts, replayed, include_superseded=include_superseded, force=force
+    )
+    report = ReplayReport(decisions, dry_run)
+    if not dry_run:
+        _publish(client_config, targets.retry_topic, decisions, now(), report, shown)
+    return report

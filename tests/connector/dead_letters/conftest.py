@@ -1,0 +1,54 @@
+"""Fixtures for dead-letter tests: read a whole topic back from the broker."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+ReadTopic = Callable[[str], list[Any]]
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 20.0) -> list[Any]:
+    """Every record of partition 0..n of `topic`, up to the end offsets seen at the start."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = sorted(metadata.topics[topic].partitions)
+        ends: dict[int, int] = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while ends and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            records.append(msg)
+            partition, offset = msg.partition(), msg.offset()
+            assert partition is not None
+            assert offset is not None
+            if offset + 1 >= ends.get(partition, 0):
+                ends.pop(partition, None)
+        assert not ends, f"could not read {topic} to its end within {timeout_s} s"
+        return sorted(records, key=lambda m: (m.partition(), m.offset()))
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def read_back(kafka_bootstrap: str) -> ReadTopic:
+    return lambda topic: read_topic(kafka_bootstrap, topic)

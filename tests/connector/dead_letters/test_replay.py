@@ -1,0 +1,264 @@
+"""Replay against the real broker: retry topic, superseded records, double replays, dry run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from typer.testing import CliRunner
+
+from connector.cli.dead_letters_cmd import app
+from connector.codec import MutationCodec
+from connector.dead_letters import (
+    DeadLetterContext,
+    DeadLetterProducer,
+    Failure,
+    Reason,
+    ReplayFilter,
+    ReplayTargets,
+    Stage,
+    dead_letter_headers,
+    replay,
+)
+from connector.dead_letters.headers import Header, header_value
+from connector.redaction import Redactor
+from connector.runtime.records import ConsumedRecord
+from connector.topics import TopicSettings
+from contracts import MutationData, Operation
+
+if TYPE_CHECKING:
+    from tests.conftest import CreateTopics, UniqueTopic
+    from tests.connector.dead_letters.conftest import ReadTopic
+
+# (key, operation) of the mutations at offsets 0..4 of the origin partition.
+MUTATIONS = [
+    ("e-1", Operation.CREATED),
+    ("e-2", Operation.UPDATED),
+    ("e-1", Operation.UPDATED),
+    ("e-3", Operation.UPDATED),
+    ("e-3", Operation.DELETED),
+]
+DEAD = (0, 1, 3, 4)  # origin offsets that failed; e-1@0 is superseded by e-1@2 (handled)
+
+
+@dataclass
+class Scenario:
+    bootstrap: str
+    topics: TopicSettings
+    targets: ReplayTargets
+    origin: str
+    integration: str
+    read: ReadTopic
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {"bootstrap.servers": self.bootstrap}
+
+    def cli(self, *args: str) -> list[str]:
+        return [
+            *args,
+            "--integration", self.integration,
+            "--bootstrap-servers", self.bootstrap,
+            "--dead-letter-prefix", self.topics.dead_letter_prefix,
+            "--retry-prefix", self.topics.retry_prefix,
+            "--group-prefix", self.topics.group_prefix,
+        ]  # fmt: skip
+
+
+@pytest.fixture
+async def scenario(
+    kafka_bootstrap: str,
+    unique_topic: UniqueTopic,
+    create_topics: CreateTopics,
+    admin: AdminClient,
+    read_back: ReadTopic,
+) -> AsyncIterator[Scenario]:
+    """Mutations at origin offsets 0..4, dead letters for 0, 1, 3, 4, group committed at 5.
+
+    1. Publish the mutations (encoded as the runtime would read them).
+    2. Dead-letter four of them through `DeadLetterProducer`, as the runtime would.
+    3. Commit the integration group's offset past all of them.
+    """
+    integration = str(uuid.uuid4())
+    topics = TopicSettings(
+        mutation_prefix=unique_topic("mut"),
+        dead_letter_prefix=unique_topic("dlq"),
+        retry_prefix=unique_topic("retry"),
+        group_prefix=unique_topic("group"),
+    )
+    targets = ReplayTargets.of(integration, topics)
+    origin = topics.mutation_topic("product")
+    create_topics([origin, targets.dead_letter_topic, targets.retry_topic])
+    config = {"bootstrap.servers": kafka_bootstrap}
+    # 1. mutations
+    codec = MutationCodec()
+    producer = Producer(config)
+    for key, operation in MUTATIONS:
+        mutation = MutationData(entity_type="product", entity_uuid=key, operation=operation)
+        producer.produce(
+            origin, key=key.encode(), value=codec.encode(mutation), headers=[("source", b"pim")]
+        )
+    assert producer.flush(10) == 0
+    # 2. dead letters
+    context = DeadLetterContext(integration, "shop-eu", targets.group_id, "magento2", "1.4.0")
+    dlq = DeadLetterProducer(config, targets.dead_letter_topic, integration_uuid=integration)
+    try:
+        for msg in read_back(origin):
+            if msg.offset() not in DEAD:
+                continue
+            record = ConsumedRecord(
+                msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
+                msg.headers(), msg.timestamp()[1], entity_type="product",
+                mutation=codec.decode(msg.value()),
+            )  # fmt: skip
+            try:
+                raise ValueError(f"sku rejected for {msg.key().decode()}")
+            except ValueError as exc:
+                error = exc
+            headers = dead_letter_headers(record, Failure(Stage.HANDLE, error), context, Redactor())
+            await dlq.send(record, headers)
+    finally:
+        dlq.close()
+    # 3. committed offset
+    group = Consumer({**config, "group.id": targets.group_id, "enable.auto.commit": False})
+    try:
+        group.commit(offsets=[TopicPartition(origin, 0, len(MUTATIONS))], asynchronous=False)
+    finally:
+        group.close()
+    yield Scenario(kafka_bootstrap, topics, targets, origin, integration, read_back)
+    for future in admin.delete_consumer_groups([targets.group_id]).values():
+        future.result(timeout=30)
+
+
+def _decisions(report: Any) -> list[tuple[int | None, Reason]]:
+    return [(d.dead_letter.origin_offset, d.reason) for d in report.decisions]
+
+
+async def test_dry_run_plans_but_publishes_nothing(scenario: Scenario) -> None:
+    report = replay(
+        scenario.config, scenario.targets, ReplayFilter(scenario.integration), dry_run=True
+    )
+
+    assert _decisions(report) == [
+        (0, Reason.SUPERSEDED),
+        (1, Reason.REPLAY),
+        (3, Reason.REPLAY),  # e-3@4 is newer but failed too: not a supersession
+        (4, Reason.REPLAY),
+    ]
+    assert report.decisions[0].detail == f"{scenario.origin}/0/2 has the same key"
+    assert report.published == {}
+    assert scenario.read(scenario.targets.retry_topic) == []
+
+
+async def test_replay_publishes_to_the_retry_topic_once(scenario: Scenario) -> None:
+    selection = ReplayFilter(scenario.integration)
+    at = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
+
+    report = replay(scenario.config, scenario.targets, selection, now=lambda: at)
+
+    assert report.failed == {}
+    retried = scenario.read(scenario.targets.retry_topic)
+    assert [m.key() for m in retried] == [b"e-2", b"e-3", b"e-3"]
+    origin = {m.offset(): m for m in scenario.read(scenario.origin)}
+    dead = {m.offset(): m for m in scenario.read(scenario.targets.dead_letter_topic)}
+    for msg, origin_offset, dlq_offset in zip(retried, (1, 3, 4), (1, 2, 3), strict=True):
+        assert msg.value() == origin[origin_offset].value()
+        headers = msg.headers()
+        assert headers[0] == ("source", b"pim")
+        assert not any(name.startswith("iec.dlt.") for name, _ in headers)
+        assert (
+            header_value(headers, Header.REPLAY_OF)
+            == f"{scenario.targets.dead_letter_topic}/0/{dlq_offset}"
+        )
+        assert header_value(headers, Header.REPLAY_AT) == "2025-06-01T09:30:00.000+00:00"
+        assert header_value(headers, Header.REPLAY_COUNT) == "1"
+        assert header_value(headers, Header.REPLAY_ORIGIN_TOPIC) == scenario.origin
+        assert header_value(headers, Header.REPLAY_ORIGIN_PARTITION) == "0"
+        assert header_value(headers, Header.REPLAY_ORIGIN_OFFSET) == str(origin_offset)
+        assert header_value(headers, Header.REPLAY_ORIGIN_TIMESTAMP) == str(
+            origin[origin_offset].timestamp()[1]
+        )
+        assert report.published[
+            f"{scenario.targets.dead_letter_topic}/0/{dead[dlq_offset].offset()}"
+        ] == (f"{scenario.targets.retry_topic}/0/{msg.offset()}")
+
+    again = replay(scenario.config, scenario.targets, selection)
+
+    assert _decisions(again) == [
+        (0, Reason.SUPERSEDED),
+        (1, Reason.ALREADY_REPLAYED),
+        (3, Reason.ALREADY_REPLAYED),
+        (4, Reason.ALREADY_REPLAYED),
+    ]
+    assert again.published == {}
+    assert len(scenario.read(scenario.targets.retry_topic)) == 3
+
+
+async def test_overrides_replay_superseded_and_repeated_ones(scenario: Scenario) -> None:
+    selection = ReplayFilter(scenario.integration, entity_type="product")
+    replay(
+        scenario.config,
+        scenario.targets,
+        ReplayFilter(scenario.integration, error_class="ValueError"),
+    )
+
+    report = replay(
+        scenario.config, scenario.targets, selection, include_superseded=True, force=True
+    )
+
+    assert [r for _, r in _decisions(report)] == [
+        Reason.REPLAY,
+        Reason.FORCED,
+        Reason.FORCED,
+        Reason.FORCED,
+    ]
+    assert [m.key() for m in scenario.read(scenario.targets.retry_topic)] == [
+        b"e-2", b"e-3", b"e-3", b"e-1", b"e-2", b"e-3", b"e-3",
+    ]  # fmt: skip
+
+
+async def test_filters_limit_what_is_replayed(scenario: Scenario) -> None:
+    none = replay(
+        scenario.config, scenario.targets, ReplayFilter(scenario.integration, stage="decode")
+    )
+    assert none.decisions == []
+    other = replay(scenario.config, scenario.targets, ReplayFilter(str(uuid.uuid4())))
+    assert other.decisions == []
+    assert scenario.read(scenario.targets.retry_topic) == []
+
+
+async def test_cli_lists_shows_and_replays(scenario: Scenario) -> None:
+    runner = CliRunner(env={"COLUMNS": "250"})
+
+    listed = runner.invoke(app, scenario.cli("list"))
+    assert listed.exit_code == 0, listed.output
+    assert "4 of 4" in listed.output
+    assert "sku rejected for e-3" in listed.output
+
+    shown = runner.invoke(app, scenario.cli("show", "1"))
+    assert shown.exit_code == 0, shown.output
+    assert "iec.dlt.origin.offset" in shown.output
+    assert '"entity_uuid": "e-2"' in shown.output  # the decoded mutation
+    assert "Traceback" in shown.output
+
+    missing = runner.invoke(app, scenario.cli("show", "99"))
+    assert missing.exit_code == 3
+
+    dry = runner.invoke(app, scenario.cli("replay", "--dry-run"))
+    assert dry.exit_code == 0, dry.output
+    assert "would replay 3, skipped 1 (superseded by a newer handled mutation)" in dry.output
+    assert scenario.read(scenario.targets.retry_topic) == []
+
+    done = runner.invoke(app, scenario.cli("replay", "--since", "1h"))
+    assert done.exit_code == 0, done.output
+    assert "replayed 3, skipped 1" in done.output
+    assert len(scenario.read(scenario.targets.retry_topic)) == 3
+
+    bad = runner.invoke(app, scenario.cli("replay", "--since", "last tuesday"))
+    assert bad.exit_code == 2
