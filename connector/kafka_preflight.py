@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -36,12 +37,17 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
         if error.code() in _AUTH_CODES:
             auth_failed.set()
 
-    config: dict[str, Any] = {**client_config, "error_cb": on_error}
+    config: dict[str, Any] = {
+        **client_config,
+        "error_cb": on_error,
+        "logger": logging.getLogger("iec.kafka.preflight"),
+    }
     admin = AdminClient(config)
     servers = client_config.get("bootstrap.servers", "?")
     try:
         admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        admin.poll(1.0)  # error events (authentication failures) arrive through poll
         reason = next((e for e in errors if e.code() in _AUTH_CODES), None)
         if reason is not None:
             raise ConfigurationError(

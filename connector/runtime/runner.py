@@ -185,6 +185,7 @@ class IntegrationRunner:
                 "partition.assignment.strategy": "cooperative-sticky",
                 "error_cb": self._on_client_error,
                 "stats_cb": self._on_stats,
+                "logger": logging.getLogger(f"iec.kafka.{self.settings.integration_name}"),
             }
         )
         config.setdefault("auto.offset.reset", "earliest")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 import pytest
 from connector_env import ConnectorEnv, product_mutations
+from prometheus_client.parser import text_string_to_metric_families
 from recording_driver import AsyncRecordingDriver, RecordingDriver, read_batches
 
 from connector.config import load_and_validate
