@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from connector.publisher import MutationPublisher
 from connector.topics import TopicSettings
@@ -39,33 +40,70 @@ class ConnectorEnv:
         kafka: dict[str, Any] | None = None,
         handle_timeout_ms: int = 30_000,
         name: str = "config.yaml",
+        extra_integrations: Iterable[dict[str, Any]] = (),
     ) -> Path:
+        """Write a configuration file; `extra_integrations` (see `integration_entry`) are
+        added after the test integration."""
         data = {
-            "kafka": {"bootstrap_servers": self.bootstrap, **(kafka or {})},
+            "kafka": {
+                "bootstrap_servers": self.bootstrap,
+                # a killed member must leave the group fast, or restarts wait 45 s for it
+                "extra": {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"},
+                **(kafka or {}),
+            },
             "topics": self.topics.model_dump(),
             "metrics": {"port": 0, "host": "127.0.0.1"},
             "runtime": {"shutdown_grace_ms": 10_000, "log_level": "INFO"},
             "integrations": [
-                {
-                    "uuid": self.integration_uuid,
-                    "name": "test-integration",
-                    "driver": driver,
-                    "entity_types": list(entity_types),
-                    "config": driver_config or {"output_path": str(self.output)},
-                    "batch": batch or {"max_records": 50, "linger_ms": 50},
-                    "retry": retry
-                    or {"max_attempts": 3, "initial_backoff_ms": 50, "max_backoff_ms": 200},
-                    "handle_timeout_ms": handle_timeout_ms,
-                }
+                self.integration_entry(
+                    driver=driver,
+                    entity_types=entity_types,
+                    driver_config=driver_config,
+                    batch=batch,
+                    retry=retry,
+                    handle_timeout_ms=handle_timeout_ms,
+                ),
+                *extra_integrations,
             ],
         }
         path = self.tmp / name
         path.write_text(yaml.safe_dump(data))
         return path
 
-    def create_mutation_topics(self, entity_types: Iterable[str], partitions: int = 3) -> None:
+    def integration_entry(
+        self,
+        *,
+        integration_uuid: str | None = None,
+        name: str = "test-integration",
+        driver: str = "recording",
+        entity_types: Iterable[str] = ("product",),
+        driver_config: dict[str, Any] | None = None,
+        batch: dict[str, Any] | None = None,
+        retry: dict[str, Any] | None = None,
+        handle_timeout_ms: int = 30_000,
+    ) -> dict[str, Any]:
+        """One entry of `integrations` (the test integration's uuid unless `uuid` is given)."""
+        return {
+            "uuid": integration_uuid or self.integration_uuid,
+            "name": name,
+            "driver": driver,
+            "entity_types": list(entity_types),
+            "config": driver_config or {"output_path": str(self.output)},
+            "batch": batch or {"max_records": 50, "linger_ms": 50},
+            "retry": retry or {"max_attempts": 3, "initial_backoff_ms": 50, "max_backoff_ms": 200},
+            "handle_timeout_ms": handle_timeout_ms,
+        }
+
+    def create_mutation_topics(
+        self,
+        entity_types: Iterable[str],
+        partitions: int = 3,
+        config: dict[str, str] | None = None,
+    ) -> None:
         self.create_topics(
-            [self.topics.mutation_topic(t) for t in entity_types], partitions=partitions
+            [self.topics.mutation_topic(t) for t in entity_types],
+            partitions=partitions,
+            config=config,
         )
 
     def publish(self, mutations: Iterable[MutationData]) -> int:
@@ -77,11 +115,14 @@ class ConnectorEnv:
             publisher.flush(30)
         return count
 
-    def committed(self, topic: str, partitions: int) -> dict[int, int]:
+    def committed(
+        self, topic: str, partitions: int, integration_uuid: str | None = None
+    ) -> dict[int, int]:
+        """The committed offsets of the test integration's group (or `integration_uuid`'s)."""
         consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap,
-                "group.id": self.topics.group_id(self.integration_uuid),
+                "group.id": self.topics.group_id(integration_uuid or self.integration_uuid),
             }
         )
         try:
@@ -101,6 +142,92 @@ class ConnectorEnv:
             }
         finally:
             consumer.close()
+
+    def produce_raw(self, topic: str, records: Iterable[RawRecord]) -> list[Delivery]:
+        """Produce `records` as they are (no codec) and wait for every delivery report."""
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+        reports: list[Delivery] = []
+        for record in records:
+
+            def on_delivery(err: KafkaError | None, msg: Message, r: RawRecord = record) -> None:
+                reports.append(Delivery(r, err, msg.partition(), msg.offset()))
+
+            producer.produce(
+                topic,
+                key=record.key,
+                value=record.value,
+                headers=list(record.headers),
+                partition=record.partition,
+                on_delivery=on_delivery,
+            )
+            producer.poll(0)
+        assert producer.flush(30) == 0, "some records were not delivered in time"
+        return reports
+
+    def topic_records(self, topic: str) -> int:
+        """How many records `topic` holds (the sum of its end offsets; 0 if it is missing)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "end-offsets"})
+        try:
+            described = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if described is None or described.error is not None:
+                return 0
+            return sum(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in described.partitions
+            )
+        finally:
+            consumer.close()
+
+    def read(self, topic: str, timeout_s: float = 20.0) -> list[Message]:
+        """Every record of `topic` up to its current end, by (partition, offset)."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"test-reader-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            described = consumer.list_topics(topic, timeout=10).topics[topic]
+            ends = {
+                p: end
+                for p in described.partitions
+                if (end := consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+            }
+            consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+            records: list[Message] = []
+            deadline = time.monotonic() + timeout_s
+            while ends:
+                assert time.monotonic() < deadline, f"could not read {topic} to its end"
+                msg = consumer.poll(0.5)
+                if msg is None or msg.error() is not None:
+                    continue
+                records.append(msg)
+                if (msg.offset() or 0) + 1 >= ends.get(msg.partition() or 0, 0):
+                    ends.pop(msg.partition() or 0, None)
+            return sorted(records, key=lambda m: (m.partition(), m.offset()))
+        finally:
+            consumer.close()
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record to produce as is: any bytes (or None) as key and value."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int = 0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The delivery report of one `RawRecord`: an error, or where it was written."""
+
+    record: RawRecord
+    error: KafkaError | None
+    partition: int | None
+    offset: int | None
 
 
 def product_mutations(

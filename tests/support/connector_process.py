@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from downstream_driver import DownstreamDriver
 from recording_driver import AsyncRecordingDriver, RecordingDriver
 
 from connector.cli.run_cmd import run_with_registry
@@ -21,6 +22,7 @@ REGISTRY = DriverRegistry.from_classes(
         "recording": RecordingDriver,
         "recording-async": AsyncRecordingDriver,
         "example": ExampleDriver,
+        "downstream": DownstreamDriver,
     }
 )
 

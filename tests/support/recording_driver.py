@@ -32,6 +32,16 @@ class RecordingConfig(BaseModel):
     """While this file exists, every batch fails transiently (downstream down)."""
     hang_uuids: list[str] = []
     """Batches holding these entities never return (a driver that always times out)."""
+    hang_ms: int = 3_600_000
+    """How long a "never returning" call blocks (bounded in tests: a sync call cannot be killed)."""
+    poison_versions: list[str] = []
+    """``"<entity uuid>@<version>"``: only that mutation of the entity fails permanently."""
+    api_key: str = ""
+    """A secret: `leaky_uuids` put it into their error messages."""
+    leaky_uuids: list[str] = []
+    """Mutations of these entities fail transiently with `api_key` in the message and cause."""
+    calls_path: str | None = None
+    """Every `handle_batch` call, failed or not, is appended here (one JSON line per call)."""
 
 
 class RecordingDriver(AbstractDriver):
@@ -78,13 +88,22 @@ class RecordingDriver(AbstractDriver):
 
     def _check(self, mutations: Sequence[MutationData]) -> None:
         cfg = self.cfg
+        if cfg.calls_path:
+            self._append(cfg.calls_path, mutations)
         if cfg.down_until_file and os.path.exists(cfg.down_until_file):
             raise TransientError("downstream unavailable")
         for m in mutations:
             if m.entity_uuid in cfg.hang_uuids:
-                time.sleep(3600)
+                time.sleep(cfg.hang_ms / 1000)
             if m.entity_uuid in cfg.poison_uuids:
                 raise PermanentError(f"downstream rejected {m.entity_uuid}")
+            if f"{m.entity_uuid}@{m.version}" in cfg.poison_versions:
+                raise PermanentError(f"downstream rejected {m.entity_uuid}@{m.version}")
+            if m.entity_uuid in cfg.leaky_uuids:
+                # A careless driver: the secret ends up in the message and in the cause.
+                raise TransientError(
+                    f"401 from downstream for {m.entity_uuid} with api_key={cfg.api_key}"
+                ) from ConnectionError(f"Authorization: Bearer {cfg.api_key}")
             if m.entity_uuid in cfg.flaky_uuids:
                 with self._lock:
                     seen = self._flaky.get(m.entity_uuid, 0)
@@ -93,6 +112,9 @@ class RecordingDriver(AbstractDriver):
                     raise TransientError(f"flaky downstream for {m.entity_uuid}")
 
     def _record(self, mutations: Sequence[MutationData]) -> None:
+        self._append(self.cfg.output_path, mutations)
+
+    def _append(self, path: str, mutations: Sequence[MutationData]) -> None:
         line = orjson.dumps(
             {
                 "pid": os.getpid(),
@@ -100,7 +122,7 @@ class RecordingDriver(AbstractDriver):
                 "batch": [[m.entity_uuid, m.operation.value, m.version] for m in mutations],
             }
         )
-        with self._lock, open(self.cfg.output_path, "ab") as out:
+        with self._lock, open(path, "ab") as out:
             out.write(line + b"\n")
 
 

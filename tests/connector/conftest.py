@@ -1,4 +1,4 @@
-"""Fixtures for runtime tests against the real broker."""
+"""Fixtures shared by the connector tests that run the runtime against the real broker."""
 
 from __future__ import annotations
 
