@@ -1,18 +1,25 @@
-"""The one error the codec raises for bytes it cannot turn into a record."""
+"""The errors the codec raises: one for undecodable bytes, one for an unreachable registry."""
 
 from __future__ import annotations
 
-from contracts.errors import PermanentError
+from contracts.errors import PermanentError, TransientError
 
-__all__ = ["CodecError"]
+__all__ = ["CodecError", "SchemaRegistryUnavailableError"]
 
 
 class CodecError(PermanentError):
     """Bytes that are not a decodable record. `reason` is a short, stable machine-readable tag
     (``empty``, ``unknown-framing``, ``truncated-header``, ``unknown-schema-id``,
-    ``unknown-fingerprint``, ``avro``, ``payload-json``, ``invalid-mutation``, ``trailing-bytes``);
-    the message explains it for a person."""
+    ``unknown-fingerprint``, ``incompatible-schema``, ``avro``, ``payload-json``,
+    ``invalid-mutation``, ``trailing-bytes``); the message explains it for a person."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
+
+
+class SchemaRegistryUnavailableError(TransientError):
+    """The schema registry could not answer (network, 5xx, auth): retry, don't dead-letter.
+
+    Not a `CodecError`: the record may be fine, only the registry lookup failed.
+    """

@@ -54,7 +54,9 @@ def parse_header(data: bytes) -> tuple[Framing, int | bytes, int]:
     first = data[0]
     if first == 0:
         if len(data) < 5:
-            raise CodecError("truncated-header", f"schema-registry header needs 5 bytes, got {len(data)}")
+            raise CodecError(
+                "truncated-header", f"schema-registry header needs 5 bytes, got {len(data)}"
+            )
         return Framing.CONFLUENT, _CONFLUENT_HEADER.unpack_from(data)[1], 5
     if first == 0xC3 and len(data) >= 2 and data[1] == 0x01:
         if len(data) < _SINGLE_OBJECT_LEN:
