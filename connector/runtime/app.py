@@ -269,6 +269,7 @@ class ConnectorApp:
                 driver_version=driver.get_version(),
             ),
             redactor=self.redactor,
+            decode=codec.decode,
             metrics=self.metrics,
             logger=logging.getLogger(f"iec.runtime.{integration.name}"),
         )

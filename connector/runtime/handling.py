@@ -22,7 +22,7 @@ import concurrent.futures
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from connector.config.policies import RetrySettings
@@ -38,8 +38,9 @@ from connector.failures.isolation import isolate
 from connector.failures.retry import RetryRunner, Succeeded, retry_observer
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.redaction import Redactor
+from connector.runtime.decoding import decode_record
 from connector.runtime.records import ConsumedRecord
-from contracts import DriverContract, FatalError, MutationData, is_async_driver
+from contracts import DriverContract, FatalError, MutationData, TransientError, is_async_driver
 
 __all__ = ["BatchHandler", "DeadLetterSink"]
 
@@ -65,6 +66,7 @@ class BatchHandler:
         dead_letters: DeadLetterSink,
         dead_letter_context: DeadLetterContext,
         redactor: Redactor,
+        decode: Callable[[bytes], MutationData] | None = None,
         metrics: ConnectorMetrics = METRICS,
         logger: logging.Logger | None = None,
         driver_threads: int = 4,
@@ -77,6 +79,7 @@ class BatchHandler:
         self._dead_letters = dead_letters
         self._dl_context = dead_letter_context
         self._redactor = redactor
+        self._decode = decode
         self._metrics = metrics
         self.log = logger or logging.getLogger("iec.runtime.handling")
         # More than one thread: a sync call abandoned after its timeout keeps its thread
@@ -89,9 +92,11 @@ class BatchHandler:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def handle(self, entity_type: str, records: Sequence[ConsumedRecord]) -> None:
-        # 1. undecodable records
+        # 1. undecodable records (a transient decode failure is retried first)
         good: list[ConsumedRecord] = []
         for record in records:
+            if record.mutation is None and isinstance(record.error, TransientError):
+                await self._redecode(entity_type, record)
             if record.mutation is None:
                 error = record.error or ValueError("undecodable record")
                 self._count_error("decode", FailureKind.PERMANENT, error)
@@ -131,6 +136,24 @@ class BatchHandler:
             await self._dead_letter(
                 good[failed.index], Failure(Stage.HANDLE, failed.error, attempts=failed.attempts)
             )
+
+    async def _redecode(self, entity_type: str, record: ConsumedRecord) -> None:
+        if self._decode is None:
+            return
+        decode = self._decode
+
+        async def attempt() -> MutationData:
+            return decode_record(record, decode)
+
+        runner = RetryRunner(
+            self._retry_settings,
+            on_retry=retry_observer(self._label, entity_type, metrics=self._metrics),
+        )
+        outcome = await runner.attempt(attempt)
+        if isinstance(outcome, Succeeded):
+            record.mutation, record.error = outcome.value, None
+        else:
+            record.error = outcome.error
 
     async def _invoke(self, entity_type: str, records: Sequence[ConsumedRecord]) -> None:
         mutations: list[MutationData] = [r.mutation for r in records if r.mutation is not None]

@@ -35,10 +35,11 @@ from connector.config.policies import BatchSettings, RetrySettings
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.batching import Batch, BatchAssembler
 from connector.runtime.commit_tracker import CommitTracker, TopicPartitionKey
+from connector.runtime.decoding import decode_record
 from connector.runtime.handling import BatchHandler
 from connector.runtime.lag import lag_from_stats
 from connector.runtime.records import ConsumedRecord
-from contracts import MutationData
+from contracts import MutationData, TransientError
 
 __all__ = ["IntegrationRunner", "RunnerSettings"]
 
@@ -380,34 +381,16 @@ class IntegrationRunner:
             entity_type=entity_type_of(topic) or "",
         )
         try:
-            record.mutation = self._decode_checked(record)
+            record.mutation = decode_record(record, self._decode)
             if not record.entity_type:
                 record.entity_type = record.mutation.entity_type
-        except CodecError as exc:
+        except (CodecError, TransientError) as exc:
+            # Transient (schema registry unreachable): the handler retries the decode with
+            # backoff before it would dead-letter the record.
             record.error = exc
             if not record.entity_type:
                 record.entity_type = "unknown"
         return record
-
-    def _decode_checked(self, record: ConsumedRecord) -> MutationData:
-        if record.value is None:
-            raise CodecError("tombstone", "a null value (tombstone) is not a mutation")
-        mutation = self._decode(record.value)
-        key = record.key
-        if key is None or key.decode("utf-8", "replace") != mutation.entity_uuid:
-            raise CodecError(
-                "key-mismatch",
-                "the record key must be the entity_uuid "
-                f"(key {key[:64]!r}, entity_uuid {mutation.entity_uuid[:64]!r})"
-                if key is not None
-                else "the record has no key; it must be the entity_uuid",
-            )
-        if record.entity_type and mutation.entity_type != record.entity_type:
-            raise CodecError(
-                "entity-type-mismatch",
-                f"entity_type {mutation.entity_type[:64]!r} on the topic of {record.entity_type!r}",
-            )
-        return mutation
 
     def _client_message_error(self, message: Message) -> None:
         error = message.error()
