@@ -52,6 +52,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_ABORTED = 130
 _STUCK_AFTER_S = 60.0
+_GAUGE_INTERVAL_S = 5.0
 
 log = logging.getLogger("iec.runtime")
 
@@ -89,6 +90,7 @@ class ConnectorApp:
         self._stop = asyncio.Event()
         self._signals = 0
         self._health: HealthServer | None = None
+        self._gauges: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
 
     # ------------------------------------------------------------------ public ----------
@@ -183,6 +185,7 @@ class ConnectorApp:
         for i in self._integrations:
             await _call_hook(i.driver, "open")
         # 5. runners and the health server
+        self._gauges = asyncio.create_task(self._refresh_gauges(), name="gauges")
         for i in self._integrations:
             i.task = asyncio.create_task(i.runner.run(), name=f"integration-{i.settings.name}")
         if settings.metrics.enabled:
@@ -195,6 +198,16 @@ class ConnectorApp:
             )
             self._health.start()
             log.info("metrics and health on %s:%d", settings.metrics.host, self._health.port)
+
+    async def _refresh_gauges(self) -> None:
+        """Mapping counts for Prometheus; a failed mapping tail stops its integration."""
+        while True:
+            for i in self._integrations:
+                self.metrics.mappings.labels(i.settings.uuid).set(i.store.count())
+                if i.store.failure is not None and i.runner.failed is None:
+                    log.critical("%s: mapping store failed: %s", i.settings.name, i.store.failure)
+                    i.runner.fail(i.store.failure)
+            await asyncio.sleep(_GAUGE_INTERVAL_S)
 
     def _ensure_topics(self, client_config: dict[str, str]) -> None:
         plan = plan_topics(self.settings, self.registry)
@@ -293,6 +306,7 @@ class ConnectorApp:
             handler=handler,
             metrics=self.metrics,
             logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            on_assigned=lambda: store.sync(10.0),
         )
         return _Integration(integration, driver, store, dead_letters, handler, runner)
 
@@ -310,6 +324,8 @@ class ConnectorApp:
         os._exit(EXIT_ABORTED)
 
     async def _shutdown(self) -> None:
+        if self._gauges is not None:
+            self._gauges.cancel()
         grace = self.settings.runtime.shutdown_grace_ms / 1000
         await asyncio.gather(
             *(i.runner.stop(grace) for i in self._integrations), return_exceptions=True

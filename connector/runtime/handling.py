@@ -37,7 +37,7 @@ from connector.failures.classification import FailureKind
 from connector.failures.isolation import isolate
 from connector.failures.retry import RetryRunner, Succeeded, retry_observer
 from connector.metrics import METRICS, ConnectorMetrics
-from connector.redaction import Redactor
+from connector.redaction import Redactor, bounded_head
 from connector.runtime.decoding import decode_record
 from connector.runtime.records import ConsumedRecord
 from contracts import DriverContract, FatalError, MutationData, TransientError, is_async_driver
@@ -83,9 +83,14 @@ class BatchHandler:
         self._metrics = metrics
         self.log = logger or logging.getLogger("iec.runtime.handling")
         # More than one thread: a sync call abandoned after its timeout keeps its thread
-        # (Python cannot kill it), and the retry must not queue behind it.
-        self._threads = concurrent.futures.ThreadPoolExecutor(
-            driver_threads, f"driver-{integration_uuid[:8]}"
+        # (Python cannot kill it), and the retry must not queue behind it. Isolation can
+        # abandon more calls than there are threads: then the pool is replaced (see _invoke).
+        self._driver_threads = driver_threads
+        self._threads = self._new_threads()
+
+    def _new_threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        return concurrent.futures.ThreadPoolExecutor(
+            self._driver_threads, f"driver-{self._label[:8]}"
         )
 
     def close(self) -> None:
@@ -125,8 +130,7 @@ class BatchHandler:
                 good,
                 lambda part: self._invoke(entity_type, part),
                 runner=runner,
-                error=error,
-                attempts=outcome.attempts,
+                error=outcome,  # the outcome says whether the retries were already exhausted
                 key=_entity_key,
             )
         except Exception as fatal:
@@ -162,9 +166,17 @@ class BatchHandler:
             if self._async:
                 await asyncio.wait_for(self._driver.handle_batch(mutations), self._timeout)  # type: ignore[arg-type]
             else:
-                loop = asyncio.get_running_loop()
-                call = loop.run_in_executor(self._threads, self._driver.handle_batch, mutations)
-                await asyncio.wait_for(call, self._timeout)
+                threads = self._threads
+                call = threads.submit(self._driver.handle_batch, mutations)
+                try:
+                    await asyncio.wait_for(asyncio.wrap_future(call), self._timeout)
+                except TimeoutError:
+                    if not call.cancel() and threads is self._threads:
+                        # The call is running and keeps its thread: later calls get a fresh
+                        # pool rather than queueing behind it (and timing out unstarted).
+                        self._threads = self._new_threads()
+                        threads.shutdown(wait=False)
+                    raise
         except TimeoutError:
             raise TimeoutError(
                 f"handle_batch of {len(mutations)} {entity_type} mutation(s) exceeded the "
@@ -184,9 +196,12 @@ class BatchHandler:
                 await self._dead_letters.send(record, headers)
                 break
             except Exception as exc:
-                self._metrics.dead_letter_failures.labels(self._label).inc()
+                # Counted by the sink (the producer knows what the broker refused), not twice.
                 self.log.error(
-                    "dead-letter write failed (%s); retrying in %.1fs", type(exc).__name__, delay
+                    "dead-letter write failed (%s: %s); retrying in %.1fs",
+                    type(exc).__name__,
+                    bounded_head(self._redactor.redact(str(exc)), 500),
+                    delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _DLQ_RETRY_MAX_S)

@@ -45,6 +45,8 @@ __all__ = ["IntegrationRunner", "RunnerSettings"]
 
 _CONSUME_BATCH = 1000
 _CONSUME_TIMEOUT_S = 0.1
+_PAUSE_AFTER_S = 1.0
+"""How long a full buffer may wait for the handle loop before fetching is paused."""
 
 
 class Decoder(Protocol):
@@ -77,8 +79,13 @@ class IntegrationRunner:
         handler: BatchHandler,
         metrics: ConnectorMetrics = METRICS,
         logger: logging.Logger | None = None,
+        on_assigned: Callable[[], object] | None = None,
     ) -> None:
+        """`on_assigned` runs in the rebalance callback before new partitions are consumed
+        (the app passes the mapping store's read barrier: a new owner of a partition sees
+        the mappings its previous owner wrote moments before)."""
         self.settings = settings
+        self._on_assigned = on_assigned
         self._decode = decode
         self._handler = handler
         self._metrics = metrics
@@ -94,6 +101,7 @@ class IntegrationRunner:
         self._consumer: Consumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
         self._in_flight: Batch | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -146,6 +154,7 @@ class IntegrationRunner:
         """
         self._stopping = True
         self._wakeup.set()
+        self._room.set()
         # 1. stop fetching; unstarted records are simply never marked finished
         self._assembler.clear()
         # 2. in-flight batch
@@ -162,10 +171,15 @@ class IntegrationRunner:
         self._consumer = None
         self._kafka.shutdown(wait=False)
 
+    def fail(self, error: BaseException) -> None:
+        """Stop this integration because a collaborator failed (e.g. its mapping tail)."""
+        self.failed = error
+
     def abort(self) -> None:
         """Stop at once: nothing unfinished is committed (stored offsets are done ones)."""
         self._stopping = True
         self._wakeup.set()
+        self._room.set()
 
     @property
     def ready(self) -> bool:
@@ -246,6 +260,8 @@ class IntegrationRunner:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
+        if keys and self._on_assigned is not None:
+            self._on_assigned()
         self._tracker.assign(keys)
         self.assigned_once = True
         self._repause = self._paused
@@ -323,6 +339,8 @@ class IntegrationRunner:
             self.last_beat = time.monotonic()
             if self.failed is not None:
                 raise self.failed
+            if not self._paused and self._full():
+                await self._wait_for_room()
             pause = self._backpressure()
             messages: list[Message] = await self._on_kafka(self._kafka_step, pause)
             if not messages or self._stopping:
@@ -342,10 +360,33 @@ class IntegrationRunner:
                 self._metrics.records_consumed.labels(self._label, topic).inc(n)
             self._wakeup.set()
 
+    def _full(self) -> bool:
+        a = self._assembler
+        return a.buffered_records >= self._high_water or a.buffered_bytes >= self._high_water_bytes
+
+    async def _wait_for_room(self) -> None:
+        """Wait (at most `_PAUSE_AFTER_S`) without fetching until the buffer is below its mark.
+
+        A full buffer is usually drained within milliseconds. Pausing at once would throw
+        away librdkafka's prefetched records (a pause purges its fetch queue), block the next
+        consume for its whole timeout, and fetch everything again on resume: at 1000 records
+        per consume that churn held the runtime to ~2k records/s. Not calling consume for up
+        to a second is safe: librdkafka's own queue is bounded (`queued.max.messages.kbytes`)
+        and `max.poll.interval.ms` is minutes. A driver slower than that gets the pause.
+        """
+        deadline = time.monotonic() + _PAUSE_AFTER_S
+        while self._full() and not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), timeout=remaining)
+
     def _backpressure(self) -> bool | None:
         """True to pause, False to resume, None to leave fetching as it is."""
         a = self._assembler
-        full = a.buffered_records >= self._high_water or a.buffered_bytes >= self._high_water_bytes
+        full = self._full()
         if full and not self._paused:
             self._paused = True
             self._metrics.paused.labels(self._label).set(1)
@@ -415,6 +456,7 @@ class IntegrationRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
                 continue
+            self._room.set()
             self._in_flight = batch
             self._idle.clear()
             try:
