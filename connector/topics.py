@@ -27,7 +27,9 @@ class TopicSettings(BaseModel):
     """Partitions of mutation topics created by `topics create` (per-key order needs only 1)."""
     replication_factor: int = Field(1, ge=1)
 
-    @field_validator("mutation_prefix", "mapping_prefix", "dead_letter_prefix", "retry_prefix", "group_prefix")
+    @field_validator(
+        "mutation_prefix", "mapping_prefix", "dead_letter_prefix", "retry_prefix", "group_prefix"
+    )
     @classmethod
     def _legal(cls, value: str) -> str:
         if not _TOPIC_PART.match(value):
@@ -40,7 +42,7 @@ class TopicSettings(BaseModel):
     def entity_type_of(self, topic: str) -> str | None:
         """The entity type of a mutation topic, or None if `topic` is not one."""
         head = self.mutation_prefix + "."
-        return topic[len(head):] if topic.startswith(head) else None
+        return topic[len(head) :] if topic.startswith(head) else None
 
     def mapping_topic(self, integration_uuid: str) -> str:
         return f"{self.mapping_prefix}.{integration_uuid}"
