@@ -26,6 +26,10 @@ __all__ = ["DeadLetterProducer"]
 _log = logging.getLogger(__name__)
 
 _POLL_INTERVAL_S = 0.1
+# A dead letter is its record plus context headers, so it is larger than what the origin
+# topic accepted: leave the size limit to the dead-letter topic (`max.message.bytes`)
+# rather than refuse locally, which no topic setting could fix without a restart.
+_MESSAGE_MAX_BYTES = 64 * 1024 * 1024
 
 
 class DeadLetterProducer:
@@ -47,6 +51,7 @@ class DeadLetterProducer:
     ) -> None:
         self.topic = topic
         self._config: dict[str, Any] = {
+            "message.max.bytes": _MESSAGE_MAX_BYTES,
             **client_config,
             "acks": "all",
             "enable.idempotence": True,

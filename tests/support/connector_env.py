@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -10,9 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from connector.publisher import MutationPublisher
+from connector.runtime.app import ConnectorApp
 from connector.topics import TopicSettings
 from contracts import MutationData, Operation
 
@@ -136,16 +145,18 @@ class ConnectorEnv:
     def end_offsets(self, topic: str, partitions: int) -> dict[int, int]:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "end-offsets"})
         try:
-            return {
-                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in range(partitions)
-            }
+            return {p: _end_offset(consumer, topic, p) for p in range(partitions)}
         finally:
             consumer.close()
 
-    def produce_raw(self, topic: str, records: Iterable[RawRecord]) -> list[Delivery]:
-        """Produce `records` as they are (no codec) and wait for every delivery report."""
-        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+    def produce_raw(
+        self, topic: str, records: Iterable[RawRecord], **config: Any
+    ) -> list[Delivery]:
+        """Produce `records` as they are (no codec) and wait for every delivery report.
+
+        `config` adds producer properties (``**{"message.max.bytes": 4_000_000}``).
+        """
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5, **config})
         reports: list[Delivery] = []
         for record in records:
 
@@ -171,10 +182,7 @@ class ConnectorEnv:
             described = consumer.list_topics(topic, timeout=10).topics.get(topic)
             if described is None or described.error is not None:
                 return 0
-            return sum(
-                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in described.partitions
-            )
+            return sum(_end_offset(consumer, topic, p) for p in described.partitions)
         finally:
             consumer.close()
 
@@ -190,9 +198,7 @@ class ConnectorEnv:
         try:
             described = consumer.list_topics(topic, timeout=10).topics[topic]
             ends = {
-                p: end
-                for p in described.partitions
-                if (end := consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+                p: end for p in described.partitions if (end := _end_offset(consumer, topic, p))
             }
             consumer.assign([TopicPartition(topic, p, 0) for p in ends])
             records: list[Message] = []
@@ -208,6 +214,25 @@ class ConnectorEnv:
             return sorted(records, key=lambda m: (m.partition(), m.offset()))
         finally:
             consumer.close()
+
+
+_NOT_READY = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
+
+
+def _end_offset(consumer: Consumer, topic: str, partition: int, timeout_s: float = 10) -> int:
+    """The end offset of one partition, waiting out a topic that is still being created."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)[1])
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NOT_READY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -262,3 +287,30 @@ def make_env(bootstrap: str, tmp: Path, create_topics: Callable[..., list[str]])
         partitions=3,
     )
     return ConnectorEnv(bootstrap, topics, tmp, create_topics)
+
+
+async def run_until(app: ConnectorApp, done: Callable[[], bool], limit_s: float = 60.0) -> int:
+    """Run `app` until `done()` holds (checked every 0.1 s), then stop it; its exit code.
+
+    Fails if `done()` does not hold within `limit_s` or the app stops by itself first.
+    """
+    task = asyncio.create_task(app.run())
+    deadline = time.monotonic() + limit_s
+    try:
+        while not await asyncio.to_thread(done):
+            if task.done():
+                code = task.result()
+                raise AssertionError(f"the connector stopped by itself (exit code {code})")
+            assert time.monotonic() < deadline, "the connector did not catch up in time"
+            await asyncio.sleep(0.1)
+    finally:
+        app.request_stop()
+        code = await asyncio.wait_for(task, 30)
+    return code
+
+
+def headers_of(message: Message) -> list[tuple[str, bytes]]:
+    """A consumed record's headers as (name, bytes) pairs (a null value reads as b"")."""
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in pairs]

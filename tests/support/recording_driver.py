@@ -33,7 +33,8 @@ class RecordingConfig(BaseModel):
     hang_uuids: list[str] = []
     """Batches holding these entities never return (a driver that always times out)."""
     hang_ms: int = 3_600_000
-    """How long a "never returning" call blocks (bounded in tests: a sync call cannot be killed)."""
+    """How long such a call blocks before it fails (bounded in tests: a sync call cannot be
+    killed, so an abandoned one keeps its thread until then)."""
     poison_versions: list[str] = []
     """``"<entity uuid>@<version>"``: only that mutation of the entity fails permanently."""
     api_key: str = ""
@@ -95,6 +96,7 @@ class RecordingDriver(AbstractDriver):
         for m in mutations:
             if m.entity_uuid in cfg.hang_uuids:
                 time.sleep(cfg.hang_ms / 1000)
+                raise TransientError(f"no answer for {m.entity_uuid}")
             if m.entity_uuid in cfg.poison_uuids:
                 raise PermanentError(f"downstream rejected {m.entity_uuid}")
             if f"{m.entity_uuid}@{m.version}" in cfg.poison_versions:
