@@ -64,6 +64,9 @@ class TopicKind(StrEnum):
     RETRY = "retry"
 
 
+_DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024
+
+
 def _common(replication_factor: int) -> dict[str, str]:
     config = {"message.timestamp.type": "CreateTime"}
     if replication_factor > 1:
@@ -85,10 +88,17 @@ def mapping_topic_config(replication_factor: int = 1) -> dict[str, str]:
 
 
 def dead_letter_topic_config(replication_factor: int = 1) -> dict[str, str]:
-    """Topic configuration of a dead-letter topic: kept 30 days, never compacted."""
-    return {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)} | _common(
-        replication_factor
-    )
+    """Topic configuration of a dead-letter topic: kept 30 days, never compacted.
+
+    It accepts larger records than a mutation topic (8 MiB): a dead letter is the original
+    record plus up to ~13 KB of context headers, and a record that fits its own topic must
+    always fit here, or it could never be dead-lettered and its partition would stall.
+    """
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(30 * _DAY_MS),
+        "max.message.bytes": str(_DEAD_LETTER_MAX_BYTES),
+    } | _common(replication_factor)
 
 
 def retry_topic_config(replication_factor: int = 1) -> dict[str, str]:

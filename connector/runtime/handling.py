@@ -147,7 +147,8 @@ class BatchHandler:
         decode = self._decode
 
         async def attempt() -> MutationData:
-            return decode_record(record, decode)
+            # Off the loop: the registry client blocks while it retries.
+            return await asyncio.to_thread(decode_record, record, decode)
 
         runner = RetryRunner(
             self._retry_settings,

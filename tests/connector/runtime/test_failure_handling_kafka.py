@@ -400,6 +400,9 @@ async def test_a_dead_letter_too_large_for_its_topic_waits_until_the_topic_takes
     env.create_mutation_topics(["product"], partitions=1, config={"max.message.bytes": "3000000"})
     topic = env.topics.mutation_topic("product")
     dlq = env.topics.dead_letter_topic(env.integration_uuid)
+    # An operator-made dead-letter topic with the broker's default limit (~1 MB); the one
+    # the connector creates takes 8 MiB, so this situation needs a topic made by hand.
+    env.create_topics([dlq], partitions=1, config={"max.message.bytes": "1048588"})
     codec = MutationCodec()
     noise = random.Random(7)
     near = b"\x17" + noise.randbytes(999_000)  # + headers > the producer's default 1 MB
