@@ -14,7 +14,7 @@ from connector.driver_registry import DriverRegistry
 from connector.topic_admin import TopicKind, plan_topics
 from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
 
-__all__ = ["EXIT_CONFIG_INVALID", "app", "discover_drivers", "exit_with_problems"]
+__all__ = ["EXIT_CONFIG_INVALID", "app", "discover_drivers", "exit_with_problems", "required_file"]
 
 EXIT_CONFIG_INVALID = 2
 """Exit status of every command that refuses a configuration."""
@@ -27,6 +27,19 @@ def exit_with_problems(problems: Iterable[ConfigProblem]) -> typer.Exit:
     for problem in problems:
         typer.echo(str(problem), err=True)
     return typer.Exit(EXIT_CONFIG_INVALID)
+
+
+def required_file(file: Path | None) -> Path:
+    """`file`, or the end of the command (status 2) when neither it nor $IEC_CONFIG was given."""
+    if file is None:
+        raise exit_with_problems(
+            [
+                ConfigProblem(
+                    "<config>", "file", f"no configuration file given (or ${CONFIG_PATH_ENV})"
+                )
+            ]
+        )
+    return file
 
 
 def discover_drivers() -> DriverRegistry:
@@ -53,14 +66,7 @@ def validate(
 
     Prints one line per problem (`path: message (rule: ...)`) and exits 2, or a summary and 0.
     """
-    if file is None:
-        raise exit_with_problems(
-            [
-                ConfigProblem(
-                    "<config>", "file", f"no configuration file given (or ${CONFIG_PATH_ENV})"
-                )
-            ]
-        )
+    file = required_file(file)
     registry = discover_drivers()
     try:
         settings, _ = load_and_validate(file, registry)

@@ -1,12 +1,17 @@
 """`iec-connector dead-letters list|show|replay`: inspect an integration's dead letters and
-replay them to the integration's retry topic."""
+replay them to the integration's retry topic.
+
+With ``--config`` the cluster (SASL/TLS included), the topic names and the schema registry come
+from the connector's configuration, and ``--integration`` may be the integration's name.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -18,13 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from connector.codec import CodecError, MutationCodec
-from connector.config.redaction import secret_values_in
+from connector.cli.cluster_target import ClusterTarget, ResolveTarget, cluster_options
+from connector.cli.options import CLUSTER_PANEL, DEFAULT_TOPICS, options_from
+from connector.codec import CodecError, SchemaRegistryUnavailableError
 from connector.dead_letters.headers import DLT_PREFIX, DeadLetter
 from connector.dead_letters.replay import ReplayTargets, read_dead_letters, replay
 from connector.dead_letters.replay_plan import ReplayFilter
-from connector.redaction import Redactor
-from connector.topics import TopicSettings
+from contracts import ConfigurationError
 
 __all__ = ["EXIT_KAFKA_FAILED", "EXIT_NOT_FOUND", "app"]
 
@@ -33,44 +38,68 @@ EXIT_KAFKA_FAILED = 1
 EXIT_NOT_FOUND = 3
 """`show`: there is no dead letter at that offset."""
 
-_DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-_TOPICS = TopicSettings()
-
 app = typer.Typer(
     name="dead-letters",
     help="Inspect an integration's dead letters and replay them to that integration only.",
     no_args_is_help=True,
 )
 
-Integration = Annotated[
-    str, typer.Option("--integration", "-i", help="Integration uuid.", show_default=False)
+DeadLetterPrefix = Annotated[
+    str, typer.Option(help="Prefix of dead-letter topics.", rich_help_panel=CLUSTER_PANEL)
 ]
-Bootstrap = Annotated[
+RetryPrefix = Annotated[
+    str, typer.Option(help="Prefix of retry topics.", rich_help_panel=CLUSTER_PANEL)
+]
+GroupPrefix = Annotated[
     str,
     typer.Option(
-        "--bootstrap-servers", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers."
+        help="Prefix of the integrations' consumer groups.", rich_help_panel=CLUSTER_PANEL
     ),
 ]
-DeadLetterPrefix = Annotated[str, typer.Option(help="Prefix of dead-letter topics.")]
-RetryPrefix = Annotated[str, typer.Option(help="Prefix of retry topics.")]
-GroupPrefix = Annotated[str, typer.Option(help="Prefix of the integrations' consumer groups.")]
 _TIME_HELP = "ISO-8601 time (UTC unless it has an offset) or an age like 30m, 12h, 7d."
-Since = Annotated[str | None, typer.Option(help=f"Failed at or after: {_TIME_HELP}")]
-Until = Annotated[str | None, typer.Option(help=f"Failed before: {_TIME_HELP}")]
-EntityType = Annotated[str | None, typer.Option("--entity-type", help="Only this entity type.")]
+_FILTERS = "Filters"
+Since = Annotated[
+    str | None, typer.Option(help=f"Failed at or after: {_TIME_HELP}", rich_help_panel=_FILTERS)
+]
+Until = Annotated[
+    str | None, typer.Option(help=f"Failed before: {_TIME_HELP}", rich_help_panel=_FILTERS)
+]
+EntityType = Annotated[
+    str | None,
+    typer.Option("--entity-type", help="Only this entity type.", rich_help_panel=_FILTERS),
+]
 ErrorClass = Annotated[
     str | None,
-    typer.Option("--error-class", help="Only this exception class (qualified or bare name)."),
+    typer.Option(
+        "--error-class",
+        help="Only this exception class (qualified or bare name).",
+        rich_help_panel=_FILTERS,
+    ),
 ]
-StageOpt = Annotated[str | None, typer.Option("--stage", help="Only this stage: decode|handle.")]
+StageOpt = Annotated[
+    str | None,
+    typer.Option("--stage", help="Only this stage: decode|handle.", rich_help_panel=_FILTERS),
+]
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def _client_config(bootstrap_servers: str) -> dict[str, str]:
-    """librdkafka properties of the CLI's clients (`--config FILE` will extend this)."""
-    return {"bootstrap.servers": bootstrap_servers or _DEFAULT_BOOTSTRAP}
+@options_from(cluster_options, into="resolve")
+def _target(
+    resolve: ResolveTarget,
+    dead_letter_prefix: DeadLetterPrefix = DEFAULT_TOPICS.dead_letter_prefix,
+    retry_prefix: RetryPrefix = DEFAULT_TOPICS.retry_prefix,
+    group_prefix: GroupPrefix = DEFAULT_TOPICS.group_prefix,
+) -> ClusterTarget:
+    """The options every `dead-letters` command takes: the cluster, topics and integration."""
+    return resolve(
+        {
+            "dead_letter_prefix": dead_letter_prefix,
+            "retry_prefix": retry_prefix,
+            "group_prefix": group_prefix,
+        }
+    )
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -88,29 +117,28 @@ def _moment(text: str | None, option: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _filter(
-    integration: str,
-    since: str | None,
-    until: str | None,
-    entity_type: str | None,
-    error_class: str | None,
-    stage: str | None,
-) -> ReplayFilter:
+Selection = Callable[[str], ReplayFilter]
+"""The filter options, waiting for the integration's uuid."""
+
+
+def _selection(
+    since: Since = None,
+    until: Until = None,
+    entity_type: EntityType = None,
+    error_class: ErrorClass = None,
+    stage: StageOpt = None,
+) -> Selection:
+    """The filter options of `list` and `replay`."""
     if stage is not None and stage not in ("decode", "handle"):
         raise typer.BadParameter("must be decode or handle", param_hint="--stage")
-    return ReplayFilter(
-        integration,
+    return functools.partial(
+        ReplayFilter,
         since=_moment(since, "--since"),
         until=_moment(until, "--until"),
         entity_type=entity_type,
         error_class=error_class,
         stage=stage,
     )
-
-
-def _targets(integration: str, dlq: str, retry: str, group: str) -> ReplayTargets:
-    topics = TopicSettings(dead_letter_prefix=dlq, retry_prefix=retry, group_prefix=group)
-    return ReplayTargets.of(integration, topics)
 
 
 class _Bar:
@@ -129,13 +157,12 @@ class _Bar:
 
 
 @contextmanager
-def _kafka_errors(config: dict[str, str]) -> Iterator[Redactor]:
+def _kafka_errors(target: ClusterTarget) -> Iterator[None]:
     """Turn a cluster failure into a message on stderr (secrets masked) and exit status 1."""
-    redactor = Redactor(secret_values_in(config))
     try:
-        yield redactor
+        yield
     except (KafkaException, TimeoutError, BufferError) as exc:
-        typer.echo(redactor.redact(f"error: Kafka: {exc}"), err=True)
+        typer.echo(target.redactor.redact(f"error: Kafka: {exc}"), err=True)
         raise typer.Exit(EXIT_KAFKA_FAILED) from None
 
 
@@ -171,25 +198,15 @@ def _first_line(text: str | None, limit: int = 80) -> str:
 
 
 @app.command("list")
-def list_(
-    integration: Integration,
-    since: Since = None,
-    until: Until = None,
-    entity_type: EntityType = None,
-    error_class: ErrorClass = None,
-    stage: StageOpt = None,
-    bootstrap_servers: Bootstrap = _DEFAULT_BOOTSTRAP,
-    dead_letter_prefix: DeadLetterPrefix = _TOPICS.dead_letter_prefix,
-    retry_prefix: RetryPrefix = _TOPICS.retry_prefix,
-    group_prefix: GroupPrefix = _TOPICS.group_prefix,
-) -> None:
+@options_from(_selection, into="selection")
+@options_from(_target, into="target")
+def list_(target: ClusterTarget, selection: Selection) -> None:
     """List the integration's dead letters (oldest first)."""
-    selection = _filter(integration, since, until, entity_type, error_class, stage)
-    targets = _targets(integration, dead_letter_prefix, retry_prefix, group_prefix)
-    config = _client_config(bootstrap_servers)
-    with _kafka_errors(config), _progress_bar() as bar:
-        letters = read_dead_letters(config, targets.dead_letter_topic, progress=bar)
-    shown = [dl for dl in letters if selection.matches(dl)]
+    chosen = selection(target.integration_uuid)
+    targets = ReplayTargets.of(target.integration_uuid, target.topics)
+    with _kafka_errors(target), _progress_bar() as bar:
+        letters = read_dead_letters(target.client_config, targets.dead_letter_topic, progress=bar)
+    shown = [dl for dl in letters if chosen.matches(dl)]
     table = Table(title=f"{targets.dead_letter_topic}: {len(shown)} of {len(letters)}")
     for column in (
         "offset",
@@ -224,22 +241,21 @@ def _printable(value: bytes) -> str:
 
 
 @app.command("show")
+@options_from(_target, into="target")
 def show(
     offset: Annotated[int, typer.Argument(help="Offset of the dead letter.")],
-    integration: Integration,
+    target: ClusterTarget,
     partition: Annotated[int, typer.Option(help="Partition of the dead letter.")] = 0,
-    bootstrap_servers: Bootstrap = _DEFAULT_BOOTSTRAP,
-    dead_letter_prefix: DeadLetterPrefix = _TOPICS.dead_letter_prefix,
-    retry_prefix: RetryPrefix = _TOPICS.retry_prefix,
-    group_prefix: GroupPrefix = _TOPICS.group_prefix,
 ) -> None:
-    """Show one dead letter: every header, the stack trace and the mutation if it decodes."""
-    targets = _targets(integration, dead_letter_prefix, retry_prefix, group_prefix)
-    config = _client_config(bootstrap_servers)
-    with _kafka_errors(config):
-        found = read_dead_letters(config, targets.dead_letter_topic, at=(partition, offset))
+    """Show one dead letter: every header, the stack trace and the mutation if it decodes.
+
+    With --config the mutation decodes as the runtime decodes it (schema registry included).
+    """
+    topic = target.topics.dead_letter_topic(target.integration_uuid)
+    with _kafka_errors(target):
+        found = read_dead_letters(target.client_config, topic, at=(partition, offset))
     if not found:
-        typer.echo(f"no dead letter at {targets.dead_letter_topic}/{partition}/{offset}", err=True)
+        typer.echo(f"no dead letter at {topic}/{partition}/{offset}", err=True)
         raise typer.Exit(EXIT_NOT_FOUND)
     dl = found[0]
     console = Console(highlight=False)
@@ -265,21 +281,19 @@ def show(
         console.print("(no value: a tombstone)")
         return
     try:
-        mutation = MutationCodec().decode(dl.value)
-    except CodecError as exc:
-        console.print(Text(f"not decodable here: {exc}"))
+        mutation = target.codec().decode(dl.value)
+    except (CodecError, SchemaRegistryUnavailableError, ConfigurationError) as exc:
+        console.print(Text(target.redactor.redact(f"not decodable here: {exc}")))
         return
     console.print_json(json.dumps(mutation.model_dump(mode="json")))
 
 
 @app.command("replay")
+@options_from(_selection, into="selection")
+@options_from(_target, into="target")
 def replay_(
-    integration: Integration,
-    since: Since = None,
-    until: Until = None,
-    entity_type: EntityType = None,
-    error_class: ErrorClass = None,
-    stage: StageOpt = None,
+    target: ClusterTarget,
+    selection: Selection,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report the plan.")] = False,
     include_superseded: Annotated[
         bool,
@@ -291,24 +305,18 @@ def replay_(
     force: Annotated[
         bool, typer.Option("--force", help="Replay dead letters that were replayed before.")
     ] = False,
-    bootstrap_servers: Bootstrap = _DEFAULT_BOOTSTRAP,
-    dead_letter_prefix: DeadLetterPrefix = _TOPICS.dead_letter_prefix,
-    retry_prefix: RetryPrefix = _TOPICS.retry_prefix,
-    group_prefix: GroupPrefix = _TOPICS.group_prefix,
 ) -> None:
     """Republish the selected dead letters to the integration's retry topic.
 
     Only that integration consumes its retry topic. Skips dead letters replayed before and
     those whose entity was handled with a newer mutation since; reports each decision.
     """
-    selection = _filter(integration, since, until, entity_type, error_class, stage)
-    targets = _targets(integration, dead_letter_prefix, retry_prefix, group_prefix)
-    config = _client_config(bootstrap_servers)
-    with _kafka_errors(config), _progress_bar() as bar:
+    targets = ReplayTargets.of(target.integration_uuid, target.topics)
+    with _kafka_errors(target), _progress_bar() as bar:
         report = replay(
-            config,
+            target.client_config,
             targets,
-            selection,
+            selection(target.integration_uuid),
             include_superseded=include_superseded,
             force=force,
             dry_run=dry_run,

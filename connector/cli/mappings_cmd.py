@@ -1,7 +1,8 @@
 """`iec-connector mappings get|count|export`: read one integration's mapping topic.
 
 Each command restores the topic into memory (as the runtime does at start, without tailing
-and without creating the topic) and answers from there; nothing is written.
+and without creating the topic) and answers from there; nothing is written. With ``--config``
+the cluster (SASL/TLS included) and the topic names come from the connector's configuration.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Annotated, Any, TextIO
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from connector.cli.cluster_target import ClusterTarget, ResolveTarget, cluster_options
+from connector.cli.options import CLUSTER_PANEL, DEFAULT_TOPICS, options_from
 from connector.codec.errors import CodecError
 from connector.mapping_store import KafkaMappingStore, MappingRecord
-from connector.topics import TopicSettings
 from contracts import IntegrationError
 
 __all__ = ["EXIT_FAILED", "EXIT_NOT_FOUND", "app"]
@@ -29,56 +32,53 @@ EXIT_FAILED = 1
 EXIT_NOT_FOUND = 3
 """`get`: the entity has no mapping."""
 
-_DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-_DEFAULT_PREFIX = TopicSettings().mapping_prefix
-
 app = typer.Typer(
     name="mappings",
     help="Look up, count and export the entity mappings of one integration.",
     no_args_is_help=True,
 )
 
-Integration = Annotated[
-    str, typer.Option("--integration", "-i", help="Integration uuid.", show_default=False)
-]
-Bootstrap = Annotated[
+MappingPrefix = Annotated[
     str,
-    typer.Option(
-        "--bootstrap-servers", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers."
-    ),
+    typer.Option("--topic-prefix", help="Prefix of mapping topics.", rich_help_panel=CLUSTER_PANEL),
 ]
-TopicPrefix = Annotated[str, typer.Option("--topic-prefix", help="Prefix of mapping topics.")]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds allowed for the restore.")]
 
 
-def _client_config(bootstrap_servers: str) -> dict[str, str]:
-    """librdkafka properties of the CLI's clients (`--config FILE` will extend this)."""
-    return {"bootstrap.servers": bootstrap_servers or _DEFAULT_BOOTSTRAP}
+@options_from(cluster_options, into="resolve")
+def _target(
+    resolve: ResolveTarget, mapping_prefix: MappingPrefix = DEFAULT_TOPICS.mapping_prefix
+) -> ClusterTarget:
+    """The options every `mappings` command takes: where the integration's mappings are."""
+    return resolve({"mapping_prefix": mapping_prefix})
 
 
-def _fail(stderr: Console, message: str) -> typer.Exit:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+def _fail(stderr: Console, target: ClusterTarget, message: str) -> typer.Exit:
+    stderr.print(
+        f"[red]error:[/red] {escape(target.redactor.redact(message))}",
+        highlight=False,
+        markup=True,
+    )
     return typer.Exit(EXIT_FAILED)
 
 
 @contextmanager
 def _restored(
-    stderr: Console, bootstrap: str, integration: str, prefix: str, timeout_s: float
+    stderr: Console, target: ClusterTarget, timeout_s: float
 ) -> Iterator[KafkaMappingStore]:
     """A store holding the integration's mappings as of now; closed on exit."""
-    try:
-        topic = TopicSettings(mapping_prefix=prefix).mapping_topic(integration)
-    except ValueError as exc:
-        raise _fail(stderr, f"invalid --topic-prefix: {exc}") from None
+    topic = target.topics.mapping_topic(target.integration_uuid)
     store = KafkaMappingStore(
-        integration_uuid=integration, topic=topic, client_config=_client_config(bootstrap)
+        integration_uuid=target.integration_uuid,
+        topic=topic,
+        client_config=target.client_config,
     )
     try:
         with stderr.status(f"restoring {topic} …"):
             store.start(timeout_s=timeout_s, create_topic=False, follow=False)
         yield store
     except IntegrationError as exc:
-        raise _fail(stderr, str(exc)) from None
+        raise _fail(stderr, target, str(exc)) from None
     finally:
         store.close()
 
@@ -95,21 +95,20 @@ def _row(entity_type: str, entity_uuid: str, record: MappingRecord) -> dict[str,
 
 
 @app.command()
+@options_from(_target, into="target")
 def get(
     entity_type: Annotated[str, typer.Argument(help="Entity type, e.g. product.")],
     entity_uuid: Annotated[str, typer.Argument(help="The entity's local uuid.")],
-    integration: Integration,
-    bootstrap_servers: Bootstrap = _DEFAULT_BOOTSTRAP,
-    topic_prefix: TopicPrefix = _DEFAULT_PREFIX,
+    target: ClusterTarget,
     timeout: Timeout = 120.0,
 ) -> None:
     """Print one entity's mapping as JSON (exit 3 if it has none)."""
     stderr = Console(stderr=True)
-    with _restored(stderr, bootstrap_servers, integration, topic_prefix, timeout) as store:
+    with _restored(stderr, target, timeout) as store:
         try:
             record = store.record(entity_type, entity_uuid)
         except CodecError as exc:
-            raise _fail(stderr, f"the stored mapping is unreadable: {exc}") from None
+            raise _fail(stderr, target, f"the stored mapping is unreadable: {exc}") from None
     if record is None:
         stderr.print(f"no mapping for {entity_type}:{entity_uuid}", highlight=False)
         raise typer.Exit(EXIT_NOT_FOUND)
@@ -117,23 +116,18 @@ def get(
 
 
 @app.command()
-def count(
-    integration: Integration,
-    bootstrap_servers: Bootstrap = _DEFAULT_BOOTSTRAP,
-    topic_prefix: TopicPrefix = _DEFAULT_PREFIX,
-    timeout: Timeout = 120.0,
-) -> None:
+@options_from(_target, into="target")
+def count(target: ClusterTarget, timeout: Timeout = 120.0) -> None:
     """Print the number of mappings."""
     stderr = Console(stderr=True)
-    with _restored(stderr, bootstrap_servers, integration, topic_prefix, timeout) as store:
+    with _restored(stderr, target, timeout) as store:
         sys.stdout.write(f"{store.count()}\n")
 
 
 @app.command()
+@options_from(_target, into="target")
 def export(
-    integration: Integration,
-    bootstrap_servers: Bootstrap = _DEFAULT_BOOTSTRAP,
-    topic_prefix: TopicPrefix = _DEFAULT_PREFIX,
+    target: ClusterTarget,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
@@ -141,7 +135,7 @@ def export(
 ) -> None:
     """Write every mapping as one JSON object per line, with a progress bar on stderr."""
     stderr = Console(stderr=True)
-    with _restored(stderr, bootstrap_servers, integration, topic_prefix, timeout) as store:
+    with _restored(stderr, target, timeout) as store:
         total = store.count()
         out: TextIO
         with (
@@ -165,8 +159,8 @@ def export(
             progress.update(task, completed=written)
         skipped = store.undecodable_values
     note = f", {skipped} unreadable skipped" if skipped else ""
-    target = str(output) if output else "stdout"
-    stderr.print(f"exported {written} mappings to {target}{note}", highlight=False)
+    where = str(output) if output else "stdout"
+    stderr.print(f"exported {written} mappings to {where}{note}", highlight=False)
 
 
 @contextmanager

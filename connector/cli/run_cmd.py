@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from connector.cli.config_cmd import EXIT_CONFIG_INVALID, discover_drivers
-from connector.config import CONFIG_PATH_ENV, load_and_validate
+from connector.cli.config_cmd import EXIT_CONFIG_INVALID, discover_drivers, exit_with_problems
+from connector.cli.options import ConfigFile
+from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.logging_config import configure_logging
 from connector.redaction import Redactor
@@ -19,18 +19,7 @@ from contracts import ConfigurationError, ConfigValidationError
 __all__ = ["run", "run_with_registry"]
 
 
-def run(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            envvar=CONFIG_PATH_ENV,
-            show_default=False,
-            help=f"The YAML configuration (default: ${CONFIG_PATH_ENV}).",
-        ),
-    ] = None,
-) -> None:
+def run(config: ConfigFile = None) -> None:
     """Run the configured integrations; exits 0 after a graceful stop, 2 on a bad config."""
     raise typer.Exit(run_with_registry(config, discover_drivers()))
 
@@ -40,9 +29,7 @@ def run_with_registry(config: Path | None, registry: DriverRegistry) -> int:
     try:
         settings, driver_configs = load_and_validate(config, registry)
     except ConfigValidationError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        return EXIT_CONFIG_INVALID
+        return exit_with_problems(exc.problems).exit_code
     configure_logging(
         settings.runtime.log_level, settings.runtime.log_format, Redactor(settings.secret_values())
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,11 +11,17 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.markup import escape
 
-from connector.cli.config_cmd import EXIT_CONFIG_INVALID, discover_drivers, exit_with_problems
-from connector.config import CONFIG_PATH_ENV, load_settings
+from connector.cli.config_cmd import (
+    EXIT_CONFIG_INVALID,
+    discover_drivers,
+    exit_with_problems,
+    required_file,
+)
+from connector.cli.options import ConfigFile
+from connector.config import load_settings
 from connector.config.redaction import redact
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
-from contracts import ConfigProblem, ConfigValidationError
+from contracts import ConfigValidationError
 
 __all__ = ["EXIT_KAFKA_FAILED", "app"]
 
@@ -36,16 +41,7 @@ _STYLE = {
 
 @app.command("create")
 def create(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            envvar=CONFIG_PATH_ENV,
-            show_default=False,
-            help=f"The YAML configuration (default: ${CONFIG_PATH_ENV}).",
-        ),
-    ] = None,
+    config: ConfigFile = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only report what would be created.")
     ] = False,
@@ -56,10 +52,7 @@ def create(
     Idempotent. Exits 2 when an existing topic has a setting that would lose data (e.g. a
     mapping topic that is not compacted), 1 when the cluster fails, else 0.
     """
-    if config is None:
-        raise exit_with_problems(
-            [ConfigProblem("<config>", "file", f"no --config given (or ${CONFIG_PATH_ENV})")]
-        )
+    config = required_file(config)
     registry = discover_drivers()
     try:
         settings = load_settings(config)

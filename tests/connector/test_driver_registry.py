@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
+import functools
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from pydantic import BaseModel
@@ -19,7 +17,7 @@ from connector.driver_registry import (
 )
 from contracts import AbstractDriver, ConfigurationError, ConfigurationSchema, MutationData
 
-InstallDistribution = Callable[[Mapping[str, str], str], str]
+InstallDistribution = Callable[..., str]
 """`install(entry_points, module_source)` -> distribution name; entry points name `mod:attr`."""
 
 DRIVER_SOURCE = """
@@ -73,35 +71,9 @@ def group() -> str:
 
 
 @pytest.fixture
-def install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str
-) -> Iterator[InstallDistribution]:
-    """Put a distribution (dist-info + module) on sys.path, as `pip install` would."""
-    modules: list[str] = []
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-
-    def install_distribution(entry_points: Mapping[str, str], module_source: str) -> str:
-        token = uuid.uuid4().hex[:8]
-        module = f"fake_iec_drivers_{token}"
-        dist_name = f"fake-iec-drivers-{token}"
-        (site / f"{module}.py").write_text(textwrap.dedent(module_source), encoding="utf-8")
-        info = site / f"{module}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n", encoding="utf-8"
-        )
-        lines = [f"{name} = {module}:{target}" for name, target in entry_points.items()]
-        (info / "entry_points.txt").write_text(
-            f"[{group}]\n" + "\n".join(lines) + "\n", encoding="utf-8"
-        )
-        modules.append(module)
-        return dist_name
-
-    yield install_distribution
-    for module in modules:
-        sys.modules.pop(module, None)
+def install(install_distribution: InstallDistribution, group: str) -> InstallDistribution:
+    """`install_distribution` into this test's own entry-point group."""
+    return functools.partial(install_distribution, group=group)
 
 
 class ShopConfig(BaseModel):

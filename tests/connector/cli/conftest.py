@@ -1,12 +1,10 @@
-"""CLI fixtures: a test driver installed as a real distribution, config files, a runner."""
+"""CLI fixtures: a test driver installed as a real distribution, a runner, a clean environment."""
 
 from __future__ import annotations
 
-import os
-import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from typer.testing import CliRunner, Result
 from connector.cli import app
 
 Invoke = Callable[..., Result]
-WriteConfig = Callable[[str], Path]
+InstallDistribution = Callable[..., str]
 
 # The driver an installed third-party distribution would ship (type chosen per test run).
 _DRIVER_SOURCE = '''
@@ -55,46 +53,17 @@ class Driver(AbstractDriver):
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("IEC_"):
-            monkeypatch.delenv(name)
+def _no_ambient_config_env(no_ambient_config_env: None) -> None:
+    """Every CLI test sees only the IEC_* variables it sets itself."""
 
 
 @pytest.fixture
-def driver_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Install a distribution registering a test driver in `iec.drivers`; yield its type."""
-    token = uuid.uuid4().hex[:8]
-    driver_type = f"cli-test-{token}"
-    module = f"iec_cli_test_driver_{token}"
-    site = tmp_path / "site"
-    info = site / f"{module}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (site / f"{module}.py").write_text(
-        f"DRIVER_TYPE = {driver_type!r}\n" + textwrap.dedent(_DRIVER_SOURCE), encoding="utf-8"
-    )
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: iec-cli-test-driver-{token}\nVersion: 1.0\n",
-        encoding="utf-8",
-    )
-    (info / "entry_points.txt").write_text(
-        f"[iec.drivers]\n{driver_type} = {module}:Driver\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(site))
-    yield driver_type
-    sys.modules.pop(module, None)
-
-
-@pytest.fixture
-def write_config(tmp_path: Path) -> WriteConfig:
-    counter = iter(range(1_000_000))
-
-    def write(text: str) -> Path:
-        path = tmp_path / f"config-{next(counter)}.yaml"
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return write
+def driver_type(install_distribution: InstallDistribution) -> str:
+    """Install a distribution registering a test driver in `iec.drivers`; its type."""
+    driver_type = f"cli-test-{uuid.uuid4().hex[:8]}"
+    source = f"DRIVER_TYPE = {driver_type!r}\n" + textwrap.dedent(_DRIVER_SOURCE)
+    install_distribution({driver_type: "Driver"}, source)
+    return driver_type
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,19 +16,8 @@ WriteConfig = Callable[[str], Path]
 
 
 @pytest.fixture
-def prefix(admin: AdminClient) -> Iterator[str]:
-    """A topic prefix of this test alone; its topics are deleted afterwards."""
-    prefix = f"test.cli.{uuid.uuid4().hex[:10]}"
-    yield prefix
-    doomed = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
-    if doomed:
-        for future in admin.delete_topics(doomed, operation_timeout=30).values():
-            future.result(timeout=30)
-
-
-@pytest.fixture
 def config_file(
-    write_config: WriteConfig, driver_type: str, kafka_bootstrap: str, prefix: str
+    write_config: WriteConfig, driver_type: str, kafka_bootstrap: str, topic_prefix: str
 ) -> tuple[Path, str]:
     """A configuration with one integration of the test driver; returns (path, its uuid)."""
     integration_uuid = str(uuid.uuid4())
@@ -37,10 +26,10 @@ def config_file(
         kafka:
           bootstrap_servers: {kafka_bootstrap}
         topics:
-          mutation_prefix: {prefix}.mutations
-          mapping_prefix: {prefix}.mappings
-          dead_letter_prefix: {prefix}.dlq
-          retry_prefix: {prefix}.retry
+          mutation_prefix: {topic_prefix}.mutations
+          mapping_prefix: {topic_prefix}.mappings
+          dead_letter_prefix: {topic_prefix}.dlq
+          retry_prefix: {topic_prefix}.retry
           partitions: 2
         integrations:
           - uuid: {integration_uuid}
@@ -56,12 +45,12 @@ def statuses(output: str) -> list[str]:
     return [line.split()[0] for line in output.splitlines() if "(partitions " in line]
 
 
-def topics_with(admin: AdminClient, prefix: str) -> set[str]:
-    return {name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)}
+def topics_with(admin: AdminClient, topic_prefix: str) -> set[str]:
+    return {name for name in admin.list_topics(timeout=10).topics if name.startswith(topic_prefix)}
 
 
 def test_creates_topics_and_a_second_run_reports_them_existing(
-    invoke: Invoke, admin: AdminClient, config_file: tuple[Path, str], prefix: str
+    invoke: Invoke, admin: AdminClient, config_file: tuple[Path, str], topic_prefix: str
 ) -> None:
     path, integration_uuid = config_file
 
@@ -69,14 +58,14 @@ def test_creates_topics_and_a_second_run_reports_them_existing(
     second = invoke("topics", "create", "--config", path)
 
     expected = {
-        f"{prefix}.mutations.product",
-        f"{prefix}.mutations.category",
-        f"{prefix}.mappings.{integration_uuid}",
-        f"{prefix}.dlq.{integration_uuid}",
-        f"{prefix}.retry.{integration_uuid}",
+        f"{topic_prefix}.mutations.product",
+        f"{topic_prefix}.mutations.category",
+        f"{topic_prefix}.mappings.{integration_uuid}",
+        f"{topic_prefix}.dlq.{integration_uuid}",
+        f"{topic_prefix}.retry.{integration_uuid}",
     }
     assert first.exit_code == 0, first.output
-    assert topics_with(admin, prefix) == expected
+    assert topics_with(admin, topic_prefix) == expected
     assert statuses(first.stdout) == ["created"] * 5
     assert first.stdout.splitlines()[-1] == "5 created"
     assert second.exit_code == 0, second.output
@@ -84,21 +73,21 @@ def test_creates_topics_and_a_second_run_reports_them_existing(
 
 
 def test_dry_run_reports_and_creates_nothing(
-    invoke: Invoke, admin: AdminClient, config_file: tuple[Path, str], prefix: str
+    invoke: Invoke, admin: AdminClient, config_file: tuple[Path, str], topic_prefix: str
 ) -> None:
     result = invoke("topics", "create", "--config", config_file[0], "--dry-run")
 
     assert result.exit_code == 0, result.output
     assert statuses(result.stdout) == ["would-create"] * 5
     assert result.stdout.splitlines()[-1] == "dry run: 5 would-create"
-    assert topics_with(admin, prefix) == set()
+    assert topics_with(admin, topic_prefix) == set()
 
 
 def test_mapping_topic_with_delete_policy_exits_2_naming_it(
-    invoke: Invoke, admin: AdminClient, config_file: tuple[Path, str], prefix: str
+    invoke: Invoke, admin: AdminClient, config_file: tuple[Path, str], topic_prefix: str
 ) -> None:
     path, integration_uuid = config_file
-    mapping_topic = f"{prefix}.mappings.{integration_uuid}"
+    mapping_topic = f"{topic_prefix}.mappings.{integration_uuid}"
     new = NewTopic(mapping_topic, num_partitions=1, replication_factor=1)
     admin.create_topics([new], operation_timeout=30)[mapping_topic].result(timeout=30)
 
@@ -109,7 +98,7 @@ def test_mapping_topic_with_delete_policy_exits_2_naming_it(
         f"{mapping_topic}: mismatch: cleanup.policy is 'delete', must be 'compact' "
         "(mappings would be lost)"
     ]
-    assert len(topics_with(admin, prefix)) == 5  # the others were still created
+    assert len(topics_with(admin, topic_prefix)) == 5  # the others were still created
     assert sorted(statuses(result.stdout)) == ["created"] * 4 + ["mismatch"]
 
 

@@ -1,19 +1,13 @@
-"""Fixtures for configuration tests: a clean environment, config files, test drivers."""
+"""Fixtures for configuration tests: a clean environment and test drivers (`write_config` is
+in tests/connector/conftest.py)."""
 
 from __future__ import annotations
-
-import os
-import textwrap
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator
 
 from connector.driver_registry import DriverRegistry
 from contracts import AbstractDriver, ConfigurationSchema, MutationData
-
-WriteConfig = Callable[[str], Path]
 
 
 class HttpConfig(BaseModel):
@@ -78,24 +72,8 @@ class FakeLogDriver(AbstractDriver):
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_ambient_config_env(no_ambient_config_env: None) -> None:
     """Tests see only the IEC_* variables they set themselves."""
-    for name in list(os.environ):
-        if name.upper().startswith("IEC_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def write_config(tmp_path: Path) -> WriteConfig:
-    """`write_config(yaml_text)` -> path of a file holding the dedented text."""
-    counter = iter(range(1_000_000))
-
-    def write(text: str) -> Path:
-        path = tmp_path / f"config-{next(counter)}.yaml"
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return write
 
 
 @pytest.fixture

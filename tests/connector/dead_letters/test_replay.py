@@ -6,15 +6,18 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from registry_stub import RegistryStub
 from typer.testing import CliRunner
 
 from connector.cli.dead_letters_cmd import app
-from connector.codec import MutationCodec
+from connector.codec import Framing, MutationCodec
 from connector.dead_letters import (
     DeadLetterContext,
     DeadLetterProducer,
@@ -31,8 +34,10 @@ from connector.redaction import Redactor
 from connector.runtime.records import ConsumedRecord
 from connector.topics import TopicSettings
 from contracts import MutationData, Operation
+from schemas import schema_text
 
 if TYPE_CHECKING:
+    from connector.local_kafka import SaslEndpoint
     from tests.conftest import CreateTopics, UniqueTopic
     from tests.connector.dead_letters.conftest import ReadTopic
 
@@ -59,6 +64,21 @@ class Scenario:
     @property
     def config(self) -> dict[str, str]:
         return {"bootstrap.servers": self.bootstrap}
+
+    def config_file(self, path: Path, **sections: Any) -> Path:
+        """A configuration naming these topics and the integration ("shop-eu"); `sections`
+        add to or replace sections (default `kafka`: this broker in plaintext)."""
+        data = {
+            "kafka": {"bootstrap_servers": self.bootstrap},
+            "topics": self.topics.model_dump(exclude={"mapping_prefix"}),
+            "integrations": [
+                {"uuid": self.integration, "name": "shop-eu", "driver": "magento2"},
+                {"uuid": str(uuid.uuid4()), "name": "erp", "driver": "sap"},
+            ],
+            **sections,
+        }
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return path
 
     def cli(self, *args: str) -> list[str]:
         return [
@@ -262,3 +282,86 @@ async def test_cli_lists_shows_and_replays(scenario: Scenario) -> None:
 
     bad = runner.invoke(app, scenario.cli("replay", "--since", "last tuesday"))
     assert bad.exit_code == 2
+
+
+async def test_cli_with_a_config_finds_the_topics_and_the_integration_by_name(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    config = scenario.config_file(tmp_path / "config.yaml")
+    # The config names the cluster: the variable neither wins nor counts as a given option.
+    runner = CliRunner(env={"COLUMNS": "250", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    given = ["--config", str(config), "--integration", "shop-eu"]
+
+    listed = runner.invoke(app, ["list", *given, "--stage", "handle"])
+    shown = runner.invoke(app, ["show", "1", *given])
+    done = runner.invoke(app, ["replay", *given])
+
+    assert listed.exit_code == 0, listed.output
+    assert "4 of 4" in listed.output
+    assert shown.exit_code == 0, shown.output
+    assert '"entity_uuid": "e-2"' in shown.output
+    assert done.exit_code == 0, done.output
+    assert "replayed 3, skipped 1" in done.output
+    assert len(scenario.read(scenario.targets.retry_topic)) == 3
+
+
+async def test_cli_replays_through_a_sasl_config_and_never_prints_the_password(
+    scenario: Scenario, kafka_sasl: SaslEndpoint, tmp_path: Path
+) -> None:
+    kafka = {
+        "bootstrap_servers": kafka_sasl.bootstrap,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": kafka_sasl.mechanism,
+        "sasl_username": kafka_sasl.username,
+        "sasl_password": "${TEST_SASL_PASSWORD}",
+    }
+    config = scenario.config_file(tmp_path / "sasl.yaml", kafka=kafka)
+    runner = CliRunner(env={"COLUMNS": "250", "TEST_SASL_PASSWORD": kafka_sasl.password})
+
+    done = runner.invoke(app, ["replay", "--config", str(config), "-i", scenario.integration])
+
+    assert done.exit_code == 0, done.output
+    assert "replayed 3, skipped 1" in done.output
+    assert len(scenario.read(scenario.targets.retry_topic)) == 3
+    assert kafka_sasl.password not in done.output
+
+
+async def test_cli_show_decodes_with_the_configured_schema_registry(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    registry = RegistryStub()
+    try:
+        subject = f"{scenario.origin}-value"
+        registry.routes["POST", f"/subjects/{subject}/versions"] = (200, {"id": 7})
+        registry.routes["GET", "/schemas/ids/7"] = (200, {"schema": schema_text("mutation_data")})
+        codec = MutationCodec(
+            framing=Framing.CONFLUENT,
+            schema_registry_client=registry.client(),
+            topics=scenario.topics,
+        )
+        mutation = MutationData(
+            entity_type="product", entity_uuid="e-9", operation=Operation.CREATED
+        )
+        producer = Producer(scenario.config)
+        producer.produce(
+            scenario.targets.dead_letter_topic, key=b"e-9", value=codec.encode(mutation)
+        )
+        assert producer.flush(10) == 0
+        registry_settings = {
+            "url": registry.url,
+            "basic_auth_user": "cli",
+            "basic_auth_password": "registry-Pa55word-4711",
+        }
+        config = scenario.config_file(tmp_path / "registry.yaml", schema_registry=registry_settings)
+        runner = CliRunner(env={"COLUMNS": "250"})
+
+        with_registry = runner.invoke(app, ["show", "4", "--config", str(config), "-i", "shop-eu"])
+        without = runner.invoke(app, scenario.cli("show", "4"))
+    finally:
+        registry.close()
+
+    assert with_registry.exit_code == 0, with_registry.output
+    assert '"entity_uuid": "e-9"' in with_registry.output
+    assert "registry-Pa55word-4711" not in with_registry.output
+    assert without.exit_code == 0, without.output
+    assert "not decodable here" in without.output
