@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -21,7 +25,30 @@ __all__ = ["run", "run_with_registry"]
 
 def run(config: ConfigFile = None) -> None:
     """Run the configured integrations; exits 0 after a graceful stop, 2 on a bad config."""
-    raise typer.Exit(run_with_registry(config, discover_drivers()))
+    code = run_with_registry(config, discover_drivers())
+    _exit_despite_hung_driver_threads(code)
+    raise typer.Exit(code)
+
+
+def _exit_despite_hung_driver_threads(code: int) -> None:
+    """Exit now if a driver call abandoned after its timeout still holds a thread.
+
+    Everything is committed and closed by now; the interpreter would otherwise wait at exit
+    for that (non-daemon) worker thread, possibly forever.
+    """
+    workers = [t for t in threading.enumerate() if t.name.startswith("driver-")]
+    for worker in workers:
+        worker.join(0.5)  # idle pool threads end as soon as they see the shutdown
+    hung = [t for t in workers if t.is_alive()]
+    if not hung:
+        return
+    logging.getLogger("iec.runtime").warning(
+        "%d driver call(s) still running after shutdown; exiting without them", len(hung)
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_with_registry(config: Path | None, registry: DriverRegistry) -> int:
