@@ -7,6 +7,7 @@ import typer
 from connector.cli import (
     config_cmd,
     dead_letters_cmd,
+    demo_cmd,
     drivers_cmd,
     mappings_cmd,
     run_cmd,
@@ -26,6 +27,7 @@ app.add_typer(topics_cmd.app)
 app.add_typer(mappings_cmd.app, name="mappings")
 app.add_typer(dead_letters_cmd.app, name="dead-letters")
 app.command("run")(run_cmd.run)
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:

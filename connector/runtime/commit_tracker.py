@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["CommitTracker", "TopicPartitionKey"]
@@ -63,6 +64,12 @@ class CommitTracker:
         state = self._partitions.get(tp)
         return state.generation if state is not None else None
 
+    def generations(self) -> dict[TopicPartitionKey, int]:
+        """The current generation of every assigned partition (a snapshot: one lock per batch
+        instead of one per record)."""
+        with self._lock:
+            return {tp: state.generation for tp, state in self._partitions.items()}
+
     def assigned(self) -> list[TopicPartitionKey]:
         with self._lock:
             return list(self._partitions)
@@ -83,16 +90,31 @@ class CommitTracker:
 
     def finish(self, tp: TopicPartitionKey, offset: int, generation: int) -> bool:
         """Mark one record done. False (and no effect) if its generation is stale."""
+        return self.finish_many([(tp, offset, generation)]) == 1
+
+    def finish_many(self, records: Iterable[tuple[TopicPartitionKey, int, int]]) -> int:
+        """Mark records (partition, offset, generation) done; returns how many counted.
+
+        One lock and one advance of each partition's committable position per call, rather
+        than per record: a batch finishes hundreds of records at once.
+        """
+        touched: dict[TopicPartitionKey, _PartitionState] = {}
+        counted = 0
         with self._lock:
-            state = self._partitions.get(tp)
-            if state is None or state.generation != generation:
-                return False
-            state.finished.add(offset)
-            pending = state.pending
-            while pending and pending[0] in state.finished:
-                state.finished.discard(pending.popleft())
-            state.committable = pending[0] if pending else state.last_received + 1
-            return True
+            partitions = self._partitions
+            for tp, offset, generation in records:
+                state = touched.get(tp) or partitions.get(tp)
+                if state is None or state.generation != generation:
+                    continue  # revoked, or revoked and assigned again: not ours to commit
+                state.finished.add(offset)
+                touched[tp] = state
+                counted += 1
+            for state in touched.values():
+                pending, finished = state.pending, state.finished
+                while pending and pending[0] in finished:
+                    finished.discard(pending.popleft())
+                state.committable = pending[0] if pending else state.last_received + 1
+        return counted
 
     @staticmethod
     def _drop_from(state: _PartitionState, offset: int) -> None:

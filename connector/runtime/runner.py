@@ -45,6 +45,7 @@ __all__ = ["IntegrationRunner", "RunnerSettings"]
 
 _CONSUME_BATCH = 1000
 _CONSUME_TIMEOUT_S = 0.1
+_REGISTRY_BACKOFF_S = 5.0
 _PAUSE_AFTER_S = 1.0
 """How long a full buffer may wait for the handle loop before fetching is paused."""
 
@@ -92,6 +93,8 @@ class IntegrationRunner:
         self._label = settings.integration_uuid
         self.log = logger or logging.getLogger(f"iec.runtime.{settings.integration_name}")
         self._tracker = CommitTracker()
+        self._entity_types: dict[str, str] = {}
+        """Entity type per topic name, cached (`entity_type_of` per record shows in profiles)."""
         self._assembler = BatchAssembler(
             max_records=settings.batch.max_records,
             max_bytes=settings.batch.max_bytes,
@@ -103,6 +106,8 @@ class IntegrationRunner:
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
         self._in_flight: Batch | None = None
+        self._handling: asyncio.Task[None] | None = None
+        self._registry_down_until = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
@@ -328,13 +333,22 @@ class IntegrationRunner:
     async def _quiesce(self, keys: list[TopicPartitionKey]) -> None:
         self._assembler.drop_partitions(keys)
         batch = self._in_flight
-        if batch is not None and any((r.topic, r.partition) in set(keys) for r in batch.records):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout=self.settings.revoke_grace_s)
+        leaving = set(keys)
+        if batch is None or not any((r.topic, r.partition) in leaving for r in batch.records):
+            return
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=self.settings.revoke_grace_s)
+        except TimeoutError:
+            # Still retrying (downstream down?): work for partitions we no longer own would
+            # only duplicate the new owner's. Keep going only if some records stay ours.
+            handling = self._handling
+            if handling is not None and all(
+                (r.topic, r.partition) in leaving for r in batch.records
+            ):
+                handling.cancel()
 
     # ---------------------------------------------------------------- poll loop ---------
     async def _poll_loop(self) -> None:
-        entity_type_of = self.settings.entity_type_of
         while not self._stopping:
             self.last_beat = time.monotonic()
             if self.failed is not None:
@@ -351,7 +365,7 @@ class IntegrationRunner:
                 if message.error() is not None:
                     self._client_message_error(message)
                     continue
-                record = self._to_record(message, entity_type_of)
+                record = self._to_record(message)
                 if record is None:
                     continue
                 consumed[record.topic] += 1
@@ -401,26 +415,34 @@ class IntegrationRunner:
             return False
         return None
 
-    def _to_record(
-        self, message: Message, entity_type_of: Callable[[str], str | None]
-    ) -> ConsumedRecord | None:
+    def _to_record(self, message: Message) -> ConsumedRecord | None:
         topic: str = message.topic()  # type: ignore[assignment]  # set on non-error messages
         partition: int = message.partition()  # type: ignore[assignment]
         offset: int = message.offset()  # type: ignore[assignment]
         generation = self._tracker.receive((topic, partition), offset)
         if generation is None:
             return None
+        entity_type = self._entity_types.get(topic)
+        if entity_type is None:
+            entity_type = self._entity_types[topic] = self.settings.entity_type_of(topic) or ""
         record = ConsumedRecord(
             topic=topic,
             partition=partition,
             offset=offset,
-            key=_as_bytes(message.key()),
-            value=_as_bytes(message.value()),
+            key=message.key(),  # bytes or None: a plain Consumer has no deserializer
+            value=message.value(),
             headers=message.headers(),  # type: ignore[arg-type]  # list of (str, bytes) from the consumer
             timestamp_ms=message.timestamp()[1],
             generation=generation,
-            entity_type=entity_type_of(topic) or "",
+            entity_type=entity_type,
         )
+        value = record.value
+        if value and value[0] == 0 and time.monotonic() < self._registry_down_until:
+            # The registry just failed: don't block the loop on it for every record of the
+            # fetch; the handler retries these decodes, off the loop, with backoff.
+            record.error = TransientError("schema registry unavailable; decode deferred")
+            record.entity_type = record.entity_type or "unknown"
+            return record
         try:
             record.mutation = decode_record(record, self._decode)
             if not record.entity_type:
@@ -428,6 +450,8 @@ class IntegrationRunner:
         except (CodecError, TransientError) as exc:
             # Transient (schema registry unreachable): the handler retries the decode with
             # backoff before it would dead-letter the record.
+            if isinstance(exc, TransientError):
+                self._registry_down_until = time.monotonic() + _REGISTRY_BACKOFF_S
             record.error = exc
             if not record.entity_type:
                 record.entity_type = "unknown"
@@ -460,26 +484,29 @@ class IntegrationRunner:
             self._in_flight = batch
             self._idle.clear()
             try:
+                current = self._tracker.generations()
                 records = [
-                    r
-                    for r in batch.records
-                    if self._tracker.generation((r.topic, r.partition)) == r.generation
+                    r for r in batch.records if current.get((r.topic, r.partition)) == r.generation
                 ]
                 if records:
-                    await self._handler.handle(batch.entity_type, records)
-                    self._finish(records)
+                    # A task of its own, so the revoke protocol can abandon it (cancel) when
+                    # every record it holds belongs to partitions that are leaving.
+                    self._handling = asyncio.create_task(
+                        self._handler.handle(batch.entity_type, records)
+                    )
+                    await asyncio.wait({self._handling})
+                    if self._handling.cancelled():
+                        self.log.warning("abandoned a batch of revoked partitions")
+                    else:
+                        self._handling.result()  # a fatal error propagates
+                        self._finish(records)
             finally:
                 self._in_flight = None
+                self._handling = None
                 self._idle.set()
 
     def _finish(self, records: Sequence[ConsumedRecord]) -> None:
-        tracker = self._tracker
-        for r in records:
-            tracker.finish((r.topic, r.partition), r.offset, r.generation)
-
-
-def _as_bytes(data: str | bytes | None) -> bytes | None:
-    return data.encode() if isinstance(data, str) else data
+        self._tracker.finish_many(((r.topic, r.partition), r.offset, r.generation) for r in records)
 
 
 def _fmt(keys: list[TopicPartitionKey]) -> str:

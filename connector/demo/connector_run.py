@@ -1,0 +1,130 @@
+"""Running the connector in-process until it has handled every published mutation.
+
+Protocol:
+
+1. Start `ConnectorApp` with the plan's settings (topics checked, mappings restored, driver
+   opened, consumer group joined: the *start-up*).
+2. Poll the integration's counters until handled + dead-lettered reaches the published
+   count (*caught up*), the app stops by itself (failure or signal), or the timeout passes.
+3. Ask the app to stop: it finishes the in-flight batch, commits, leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connector.config import check_integrations
+from connector.demo.figures import IntegrationFigures, read_figures
+from connector.demo.plan import DemoPlan
+from connector.driver_registry import DriverRegistry
+from connector.metrics import METRICS, ConnectorMetrics
+from connector.runtime.app import EXIT_FAILED, EXIT_OK, ConnectorApp
+from contracts import ConfigValidationError
+
+__all__ = ["ConnectorRun", "RunPhase", "run_until_caught_up"]
+
+_POLL_S = 0.05
+_STOP_TIMEOUT_S = 60.0
+
+RunPhase = str
+""""starting" (start-up), "handling", "stopping"."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorRun:
+    """What the in-process run did; `figures` are read after the graceful stop."""
+
+    exit_code: int
+    caught_up: bool
+    figures: IntegrationFigures
+    startup_seconds: float
+    """From `run()` until ready (topics checked, mappings restored, partitions assigned)."""
+    handling_seconds: float
+    """From ready until caught up (or until the run ended)."""
+    stop_seconds: float
+    metrics_url: str | None
+    stopped_early: str | None = None
+    """Why the run ended before catching up (timeout, failure, signal), else None."""
+
+    @property
+    def throughput(self) -> float:
+        """Records finished per second of handling."""
+        return self.figures.done / self.handling_seconds if self.handling_seconds > 0 else 0.0
+
+
+async def run_until_caught_up(
+    plan: DemoPlan,
+    registry: DriverRegistry,
+    *,
+    published: int,
+    timeout_s: float = 120.0,
+    on_progress: Callable[[RunPhase, IntegrationFigures], None] = lambda phase, figures: None,
+    install_signal_handlers: bool = False,
+    metrics: ConnectorMetrics = METRICS,
+) -> ConnectorRun:
+    """Run the connector on the plan until `published` records are finished; see the module."""
+    configs, problems = check_integrations(plan.settings, registry)
+    if problems:
+        raise ConfigValidationError(problems)
+    integration = plan.integration.uuid
+    app = ConnectorApp(
+        plan.settings,
+        registry,
+        configs,
+        metrics=metrics,
+        install_signal_handlers=install_signal_handlers,
+    )
+    # 1. start
+    started = time.perf_counter()
+    task = asyncio.create_task(app.run(), name="demo-connector")
+    ready_at: float | None = None
+    metrics_url: str | None = None
+    figures = read_figures(integration, metrics)
+    stopped_early: str | None = None
+    deadline = started + timeout_s
+    # 2. wait until caught up
+    while True:
+        now = time.perf_counter()
+        figures = read_figures(integration, metrics)
+        if ready_at is None and (app.readiness()[0] or figures.done):
+            ready_at = now
+            if app.health_port is not None:
+                metrics_url = f"http://{plan.settings.metrics.host}:{app.health_port}/metrics"
+        on_progress("starting" if ready_at is None else "handling", figures)
+        if figures.done >= published:
+            break
+        if task.done():
+            stopped_early = "the connector stopped before catching up"
+            break
+        if now >= deadline:
+            stopped_early = f"not caught up after {timeout_s:g} s"
+            break
+        await asyncio.sleep(_POLL_S)
+    caught_up_at = time.perf_counter()
+    # 3. graceful stop
+    on_progress("stopping", figures)
+    app.request_stop()
+    code = EXIT_FAILED
+    try:
+        code = await asyncio.wait_for(asyncio.shield(task), _STOP_TIMEOUT_S)
+    except TimeoutError:
+        task.cancel()
+        stopped_early = stopped_early or f"the connector did not stop within {_STOP_TIMEOUT_S:g} s"
+    except Exception as exc:  # a start-up failure: unreachable cluster, refused topic...
+        stopped_early = f"the connector failed: {app.redactor.redact(str(exc))}"
+    if code != EXIT_OK and stopped_early is None:
+        stopped_early = f"the connector exited with status {code}"
+    ready = ready_at if ready_at is not None else caught_up_at
+    return ConnectorRun(
+        exit_code=code,
+        caught_up=stopped_early is None,
+        figures=read_figures(integration, metrics),
+        startup_seconds=ready - started,
+        handling_seconds=caught_up_at - ready,
+        stop_seconds=time.perf_counter() - caught_up_at,
+        metrics_url=metrics_url,
+        stopped_early=stopped_early,
+    )
