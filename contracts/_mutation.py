@@ -55,23 +55,9 @@ Payload = Annotated[
 ]
 
 
-def _to_changed_fields(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise ValueError("changed_fields must be a list of dotted field paths")
-    fields = tuple(value)
-    for field in fields:
-        if not isinstance(field, str):
-            raise ValueError("changed_fields must contain only strings")
-    return fields
-
-
-ChangedFields = Annotated[
-    tuple[str, ...],
-    PlainValidator(_to_changed_fields, json_schema_input_type=list[str]),
-    # Without an explicit serializer pydantic-core warns on every JSON dump of a tuple
-    # produced by a plain validator.
-    PlainSerializer(list, return_type=list[str], when_used="json"),
-]
+# pydantic's own tuple validation (in Rust): a list or tuple of strings; a bare string, a
+# non-string item or None is refused. A Python validator here cost ~1 µs per decoded record.
+ChangedFields = tuple[str, ...]
 
 
 class MutationData(BaseModel):

@@ -14,7 +14,7 @@ class BatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_records: int = Field(500, ge=1, le=100_000)
+    max_records: int = Field(250, ge=1, le=100_000)
     max_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Sum of record value sizes; a single larger record still forms a batch of one."""
     linger_ms: int = Field(200, ge=0, le=600_000)

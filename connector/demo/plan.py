@@ -105,7 +105,7 @@ def plan_demo(
         driver="example",
         config=dict(DEMO_DRIVER_CONFIG),
         entity_types=list(EntityTypes.standard()),
-        batch=BatchSettings(max_records=500, linger_ms=50),
+        batch=BatchSettings(linger_ms=50),
         # The example driver does not fail; short backoffs keep a surprise short too.
         retry=RetrySettings(max_attempts=3, initial_backoff_ms=100, max_backoff_ms=1000),
         handle_timeout_ms=30_000,

@@ -21,7 +21,6 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -40,7 +39,14 @@ from connector.metrics import METRICS, ConnectorMetrics
 from connector.redaction import Redactor, bounded_head
 from connector.runtime.decoding import decode_record
 from connector.runtime.records import ConsumedRecord
-from contracts import DriverContract, FatalError, MutationData, TransientError, is_async_driver
+from contracts import (
+    DriverContract,
+    FatalError,
+    MutationData,
+    Operation,
+    TransientError,
+    is_async_driver,
+)
 
 __all__ = ["BatchHandler", "DeadLetterSink"]
 
@@ -218,9 +224,13 @@ class BatchHandler:
         )
 
     def _count_handled(self, entity_type: str, records: Sequence[ConsumedRecord]) -> None:
-        ops = Counter(r.mutation.operation.value for r in records if r.mutation is not None)
+        ops: dict[Operation, int] = {}
+        for r in records:
+            if r.mutation is not None:
+                op = r.mutation.operation
+                ops[op] = ops.get(op, 0) + 1
         for op, n in ops.items():
-            self._metrics.records_handled.labels(self._label, entity_type, op).inc(n)
+            self._metrics.records_handled.labels(self._label, entity_type, op.value).inc(n)
 
     def _count_error(self, stage: str, kind: FailureKind, exc: BaseException) -> None:
         self._metrics.errors.labels(self._label, stage, kind.value, type(exc).__name__).inc()

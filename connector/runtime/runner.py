@@ -113,7 +113,7 @@ class IntegrationRunner:
         self._stopping = False
         self._paused = False
         self._repause = False
-        self._high_water = max(2 * settings.batch.max_records, 1000)
+        self._high_water = max(4 * settings.batch.max_records, 1000)
         self._high_water_bytes = 2 * settings.batch.max_bytes
         # health
         self.assigned_once = False
@@ -436,26 +436,30 @@ class IntegrationRunner:
             generation=generation,
             entity_type=entity_type,
         )
+        if not entity_type:
+            # The retry topic mixes entity types: decode now to batch the record by its type.
+            self._decode_into(record)
+            record.entity_type = (
+                record.mutation.entity_type if record.mutation is not None else "unknown"
+            )
+        return record
+
+    def _decode_into(self, record: ConsumedRecord) -> None:
+        """Set `record.mutation`, or `record.error` when the value is not a valid mutation."""
         value = record.value
         if value and value[0] == 0 and time.monotonic() < self._registry_down_until:
             # The registry just failed: don't block the loop on it for every record of the
-            # fetch; the handler retries these decodes, off the loop, with backoff.
+            # batch; the handler retries these decodes, off the loop, with backoff.
             record.error = TransientError("schema registry unavailable; decode deferred")
-            record.entity_type = record.entity_type or "unknown"
-            return record
+            return
         try:
             record.mutation = decode_record(record, self._decode)
-            if not record.entity_type:
-                record.entity_type = record.mutation.entity_type
         except (CodecError, TransientError) as exc:
             # Transient (schema registry unreachable): the handler retries the decode with
             # backoff before it would dead-letter the record.
             if isinstance(exc, TransientError):
                 self._registry_down_until = time.monotonic() + _REGISTRY_BACKOFF_S
             record.error = exc
-            if not record.entity_type:
-                record.entity_type = "unknown"
-        return record
 
     def _client_message_error(self, message: Message) -> None:
         error = message.error()
@@ -489,6 +493,11 @@ class IntegrationRunner:
                     r for r in batch.records if current.get((r.topic, r.partition)) == r.generation
                 ]
                 if records:
+                    # Decoded only now: buffered records stay raw bytes (one object each), so
+                    # the garbage collector never walks thousands of waiting payloads.
+                    for record in records:
+                        if record.mutation is None and record.error is None:
+                            self._decode_into(record)
                     # A task of its own, so the revoke protocol can abandon it (cancel) when
                     # every record it holds belongs to partitions that are leaving.
                     self._handling = asyncio.create_task(

@@ -55,7 +55,7 @@ def test_integration_needs_only_uuid_name_and_driver(write_config: WriteConfig) 
     (integration,) = settings.integrations
     assert integration.uuid == UUID_A  # canonical lowercase form
     assert integration.entity_types is None
-    assert integration.batch.max_records == 500
+    assert integration.batch.max_records == 250
     assert integration.retry.max_attempts == 10
     assert integration.handle_timeout_ms == 60_000
     assert integration.enabled is True
