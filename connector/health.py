@@ -61,8 +61,9 @@ class HealthServer:
         self.readiness = readiness
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
+        # A short poll interval: `close()` waits for the serving loop to notice the shutdown.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="health", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="health", daemon=True
         )
 
     @property

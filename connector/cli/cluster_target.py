@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from connector.cli.config_cmd import EXIT_CONFIG_INVALID, exit_with_problems
 from connector.cli.options import DEFAULT_BOOTSTRAP, Bootstrap, ConfigFile, IntegrationRef
 from connector.codec import MutationCodec
+from connector.codec.configured import configured_codec
 from connector.config import ConnectorSettings, IntegrationSettings, load_settings
 from connector.kafka_preflight import check_connection
 from connector.redaction import Redactor
@@ -42,12 +43,7 @@ class ClusterTarget:
     def codec(self) -> MutationCodec:
         """A codec that decodes what the runtime decodes: with the configured schema registry."""
         registry = self.settings.schema_registry if self.settings is not None else None
-        if registry is None:
-            return MutationCodec(topics=self.topics)
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-
-        client = SchemaRegistryClient(registry.client_config())
-        return MutationCodec(schema_registry_client=client, topics=self.topics)
+        return configured_codec(registry, self.topics)
 
 
 ResolveTarget = Callable[[Mapping[str, str]], ClusterTarget]

@@ -33,6 +33,7 @@ from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel
 
 from connector.codec import MutationCodec
+from connector.codec.configured import configured_codec
 from connector.config import ConnectorSettings, IntegrationSettings
 from connector.dead_letters.headers import DeadLetterContext
 from connector.dead_letters.producer import DeadLetterProducer
@@ -163,7 +164,7 @@ class ConnectorApp:
         # 1. topics (after checking that the cluster answers and accepts our credentials)
         await asyncio.to_thread(check_connection, client_config)
         await asyncio.to_thread(self._ensure_topics, client_config)
-        codec = self._codec()
+        codec = configured_codec(settings.schema_registry, settings.topics)
         # 2. drivers
         for integration in settings.enabled_integrations():
             self._integrations.append(self._build(integration, client_config, codec))
@@ -213,7 +214,8 @@ class ConnectorApp:
 
     def _ensure_topics(self, client_config: dict[str, str]) -> None:
         plan = plan_topics(self.settings, self.registry)
-        admin = AdminClient(dict(client_config))
+        admin_config: dict[str, Any] = {**client_config, "logger": logging.getLogger("iec.kafka")}
+        admin = AdminClient(admin_config)
         results = apply_plan(admin, plan)
         refused = [r for r in results if not r.ok]
         for result in results:
@@ -223,15 +225,6 @@ class ConnectorApp:
             raise ConfigurationError(
                 "; ".join(f"topic {r.spec.name}: {r.detail or r.status.value}" for r in refused)
             )
-
-    def _codec(self) -> MutationCodec:
-        registry_settings = self.settings.schema_registry
-        if registry_settings is None:
-            return MutationCodec(topics=self.settings.topics)
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-
-        client = SchemaRegistryClient(registry_settings.client_config())
-        return MutationCodec(schema_registry_client=client, topics=self.settings.topics)
 
     def _build(
         self, integration: IntegrationSettings, client_config: dict[str, str], codec: MutationCodec
