@@ -225,6 +225,10 @@ class SchemaRegistrySettings(BaseModel):
     basic_auth_user: str | None = None
     basic_auth_password: SecretStr | None = None
     ssl_ca_location: str | None = None
+    timeout_s: float = Field(5.0, gt=0)
+    """Per-request timeout. Schema lookups happen while consuming: a hung registry must fail
+    fast (the decode is then retried with backoff) rather than stall every integration."""
+    max_retries: int = Field(1, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -246,9 +250,13 @@ class SchemaRegistrySettings(BaseModel):
             )
         return self
 
-    def client_config(self) -> dict[str, str]:
+    def client_config(self) -> dict[str, Any]:
         """Configuration for `confluent_kafka.schema_registry.SchemaRegistryClient`."""
-        config = {"url": self.url}
+        config: dict[str, Any] = {
+            "url": self.url,
+            "timeout": self.timeout_s,
+            "max.retries": self.max_retries,
+        }
         if self.basic_auth_user is not None and self.basic_auth_password is not None:
             config["basic.auth.user.info"] = (
                 f"{self.basic_auth_user}:{self.basic_auth_password.get_secret_value()}"

@@ -55,6 +55,7 @@ EXIT_FAILED = 1
 EXIT_ABORTED = 130
 _STUCK_AFTER_S = 60.0
 _GAUGE_INTERVAL_S = 5.0
+_SYNC_TIMEOUT_S = 10.0
 
 log = logging.getLogger("iec.runtime")
 
@@ -301,7 +302,7 @@ class ConnectorApp:
             handler=handler,
             metrics=self.metrics,
             logger=logging.getLogger(f"iec.runtime.{integration.name}"),
-            on_assigned=lambda: store.sync(10.0),
+            on_assigned=lambda: _mapping_barrier(store, integration.name),
         )
         return _Integration(integration, driver, store, dead_letters, handler, runner)
 
@@ -338,6 +339,17 @@ class ConnectorApp:
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")
+
+
+def _mapping_barrier(store: KafkaMappingStore, name: str) -> None:
+    """Wait until this instance has read every mapping written so far (see the runner)."""
+    if not store.sync(_SYNC_TIMEOUT_S):
+        log.warning(
+            "%s: mapping topic not read to its end within %.0fs after an assignment; mappings "
+            "the previous owner wrote moments ago may be missed for a while",
+            name,
+            _SYNC_TIMEOUT_S,
+        )
 
 
 def _tune_garbage_collector() -> None:

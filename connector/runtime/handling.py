@@ -114,8 +114,16 @@ class BatchHandler:
                 await self._dead_letter(record, Failure(Stage.DECODE, error, attempts=0))
             else:
                 good.append(record)
-        if not good:
-            return
+        # A batch is of one entity type, except records of the retry topic whose type was
+        # only learnt by the re-decode above: hand each type its own call.
+        by_type: dict[str, list[ConsumedRecord]] = {}
+        for record in good:
+            assert record.mutation is not None
+            by_type.setdefault(record.mutation.entity_type, []).append(record)
+        for mutation_type, group in by_type.items():
+            await self._handle_decoded(mutation_type, group)
+
+    async def _handle_decoded(self, entity_type: str, good: list[ConsumedRecord]) -> None:
         # 2. the whole batch, with retries
         runner = RetryRunner(
             self._retry_settings,

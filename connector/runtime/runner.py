@@ -107,6 +107,7 @@ class IntegrationRunner:
         self._room = asyncio.Event()
         self._in_flight: Batch | None = None
         self._handling: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Future[None] | None = None
         self._registry_down_until = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -125,7 +126,11 @@ class IntegrationRunner:
     async def run(self) -> None:
         """Consume until `stop()` is called; raises if the integration fails fatally."""
         self._loop = asyncio.get_running_loop()
-        self._consumer = await self._on_kafka(self._create_consumer)
+        try:
+            self._consumer = await self._on_kafka(self._create_consumer)
+        except Exception as exc:
+            self.failed = exc
+            raise
         self.running = True
         self._metrics.integration_up.labels(self._label).set(1)
         poll = asyncio.create_task(self._poll_loop(), name=f"poll-{self._label}")
@@ -135,7 +140,8 @@ class IntegrationRunner:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
-        except BaseException as exc:
+        except Exception as exc:
+            # Cancellation (the app giving up on a slow stop) is not a failure.
             self.failed = exc
             raise
         finally:
@@ -150,13 +156,18 @@ class IntegrationRunner:
                 await self.stop(0)
 
     async def stop(self, grace_s: float) -> None:
-        """Graceful stop.
+        """Graceful stop; safe to call more than once (later calls wait for the first).
 
         1. Stop fetching: the poll loop ends and the buffered, unstarted records are dropped.
-        2. Let the in-flight batch finish, at most `grace_s`.
+        2. Let the in-flight batch finish, at most `grace_s`; then cancel it.
         3. Commit, synchronously, what is done.
         4. Close the consumer, which leaves the group.
         """
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop(grace_s))
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self, grace_s: float) -> None:
         self._stopping = True
         self._wakeup.set()
         self._room.set()
@@ -167,6 +178,10 @@ class IntegrationRunner:
             await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
         except TimeoutError:
             self.log.warning("in-flight batch did not finish within %.1fs; abandoning it", grace_s)
+            handling = self._handling
+            if handling is not None:
+                handling.cancel()
+                await asyncio.gather(handling, return_exceptions=True)
         if self._consumer is None:
             return
         # 3. commit what is done
@@ -246,6 +261,7 @@ class IntegrationRunner:
             # _STATE: a partition was revoked between tracking and storing; its offsets were
             # committed (or abandoned) by the revoke protocol already.
             self.log.debug("store_offsets: %s", exc)
+            return  # not marked: stored again next turn (revoked partitions are gone by then)
         self._tracker.mark_committed(offsets)
 
     def _commit_sync(self, partitions: list[TopicPartitionKey] | None) -> None:
@@ -291,14 +307,17 @@ class IntegrationRunner:
                 future.result(timeout=self.settings.revoke_grace_s + 1)
             except (TimeoutError, concurrent.futures.TimeoutError):
                 self.log.warning("revoke: in-flight work of %s abandoned after grace", _fmt(keys))
-        # 2. commit what is done
+            except BaseException as exc:  # the loop is closing: still commit what is done
+                self.log.warning("revoke: quiesce failed: %r", exc)
+        # 2. commit what is done. Stored as well as committed: with auto-commit on,
+        # librdkafka commits the *stored* offset once this callback returns, which would
+        # otherwise roll back the commit made here.
         offsets = self._tracker.committable(keys)
         if offsets:
+            positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
             try:
-                consumer.commit(
-                    offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                    asynchronous=False,
-                )
+                consumer.store_offsets(offsets=positions)
+                consumer.commit(offsets=positions, asynchronous=False)
                 self._metrics.commits.labels(self._label, "ok").inc()
             except KafkaException as exc:
                 self._metrics.commits.labels(self._label, "failed").inc()
@@ -336,14 +355,16 @@ class IntegrationRunner:
         leaving = set(keys)
         if batch is None or not any((r.topic, r.partition) in leaving for r in batch.records):
             return
+        handling = self._handling
         try:
             await asyncio.wait_for(self._idle.wait(), timeout=self.settings.revoke_grace_s)
         except TimeoutError:
             # Still retrying (downstream down?): work for partitions we no longer own would
             # only duplicate the new owner's. Keep going only if some records stay ours.
-            handling = self._handling
-            if handling is not None and all(
-                (r.topic, r.partition) in leaving for r in batch.records
+            if (
+                handling is not None
+                and handling is self._handling
+                and all((r.topic, r.partition) in leaving for r in batch.records)
             ):
                 handling.cancel()
 
@@ -439,9 +460,9 @@ class IntegrationRunner:
         if not entity_type:
             # The retry topic mixes entity types: decode now to batch the record by its type.
             self._decode_into(record)
-            record.entity_type = (
-                record.mutation.entity_type if record.mutation is not None else "unknown"
-            )
+            # Undecodable for now: batched under "" (the handler regroups after a re-decode;
+            # a type of its own here would fail the entity-type check of that re-decode).
+            record.entity_type = record.mutation.entity_type if record.mutation is not None else ""
         return record
 
     def _decode_into(self, record: ConsumedRecord) -> None:
@@ -503,7 +524,13 @@ class IntegrationRunner:
                     self._handling = asyncio.create_task(
                         self._handler.handle(batch.entity_type, records)
                     )
-                    await asyncio.wait({self._handling})
+                    try:
+                        await asyncio.wait({self._handling})
+                    except asyncio.CancelledError:
+                        # The loop itself is cancelled (integration failed or stopping):
+                        # the batch must not go on writing downstream without an owner.
+                        self._handling.cancel()
+                        raise
                     if self._handling.cancelled():
                         self.log.warning("abandoned a batch of revoked partitions")
                     else:

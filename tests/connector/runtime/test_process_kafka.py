@@ -231,3 +231,35 @@ def test_wrong_sasl_password_stops_the_start_with_a_clear_message_without_the_pa
     assert "authentication" in result.stderr.lower()
     assert "kafka.sasl_password" in result.stderr
     assert wrong not in result.stderr + result.stdout
+
+
+def test_a_member_joining_mid_run_takes_over_partitions_without_redoing_handled_work(
+    connector_env: ConnectorEnv, processes: list[Process], tmp_path: Path
+) -> None:
+    """The revoke protocol commits what the leaving owner finished (and librdkafka's own
+    commit of the stored offset must not roll it back): the new owner starts after it."""
+    env = connector_env
+    env.create_mutation_topics(["product"], partitions=4)
+    mutations = product_mutations(400, 3)
+    env.publish(mutations)
+    config = env.config(
+        driver_config={"output_path": str(env.output), "sleep_ms": 40},
+        batch={"max_records": 20, "linger_ms": 20},
+    )
+    first = Process(config, tmp_path / "first.log")
+    processes.append(first)
+    wait_for(lambda: len(handled_items(env.output)) >= 200, "the first member to get going")
+    second = Process(config, tmp_path / "second.log")
+    processes.append(second)
+    expected = {(m.entity_uuid, m.version) for m in mutations}
+    wait_for(lambda: {(u, v) for u, v, _ in handled_items(env.output)} >= expected, "catch-up")
+    for p in (first, second):
+        p.signal(signal.SIGTERM)
+    assert first.wait() == 0, first.output()
+    assert second.wait() == 0, second.output()
+
+    pids = {pid for _u, _v, pid in handled_items(env.output)}
+    assert pids == {first.proc.pid, second.proc.pid}, "the second member must have taken over"
+    items = [(u, v) for u, v, _ in handled_items(env.output)]
+    duplicates = len(items) - len(set(items))
+    assert duplicates == 0, f"{duplicates} mutations handled twice after the handover"
