@@ -140,3 +140,45 @@ async def test_metrics_and_health_endpoints_report_the_run(connector_env: Connec
     finally:
         app.request_stop()
         assert await asyncio.wait_for(task, 30) == EXIT_OK
+
+
+async def test_consumer_lag_per_partition_is_exported_and_drains_to_zero(
+    connector_env: ConnectorEnv,
+) -> None:
+    env = connector_env
+    env.create_mutation_topics(["product"], partitions=2)
+    env.publish(product_mutations(60, 1))
+    config = env.config(
+        driver_config={"output_path": str(env.output), "sleep_ms": 300},
+        batch={"max_records": 10, "linger_ms": 10},
+        kafka={
+            "extra": {
+                "statistics.interval.ms": "200",
+                "auto.commit.interval.ms": "200",
+                "session.timeout.ms": "6000",
+            }
+        },
+    )
+    settings, configs = load_and_validate(config, REGISTRY)
+    app = ConnectorApp(settings, REGISTRY, configs, install_signal_handlers=False)
+    gauge = app.metrics.consumer_lag
+    topic = env.topics.mutation_topic("product")
+    seen: list[float] = []
+
+    def lags() -> list[float]:
+        return [
+            sample.value
+            for metric in gauge.collect()
+            for sample in metric.samples
+            if sample.labels["integration"] == env.integration_uuid
+            and sample.labels["topic"] == topic
+        ]
+
+    def drained() -> bool:
+        current = lags()
+        seen.extend(current)
+        return len(current) == 2 and all(v == 0 for v in current)
+
+    code = await run_until(app, lambda: len(handled(env.output)) >= 60 and drained())
+    assert code == EXIT_OK
+    assert max(seen) > 0, "lag was never seen above zero while the slow driver worked"
