@@ -193,6 +193,10 @@ def _run(
     )
 
 
+_DEFAULT_PORT = 9092
+_DEFAULT_SASL_PORT = 9094
+
+
 def _ensure_broker(console: Console, bootstrap: str) -> None:
     """1. Use the broker that answers, or start the local one on a local address."""
     if local_kafka.broker_answers(bootstrap):
@@ -203,11 +207,14 @@ def _ensure_broker(console: Console, bootstrap: str) -> None:
         raise DemoStepError(f"no Kafka broker answers at {bootstrap}")
     console.print(
         f"no broker answers at {bootstrap}: starting the local one (connector.local_kafka; "
-        "the first start assembles Kafka with Maven and takes a few minutes)"
+        "the first start assembles Kafka from Maven Central: ~10 s, longer on a slow network)"
     )
     started = time.perf_counter()
     try:
-        local_kafka.ensure_running(port, echo=True)
+        # The SASL listener (9094) comes with the default port only: tests expect it there,
+        # and on another port it could collide with a broker already on 9092/9094.
+        sasl_port = _DEFAULT_SASL_PORT if port == _DEFAULT_PORT else None
+        local_kafka.ensure_running(port, sasl_port=sasl_port, echo=True)
     except local_kafka.LocalKafkaError as exc:
         raise DemoStepError(f"the local broker did not start: {exc}") from None
     console.print(
