@@ -20,6 +20,8 @@ app = typer.Typer(
     name="iec-connector",
     help="Carry IEC mutation events from Kafka to downstream systems through drivers.",
     no_args_is_help=True,
+    # Tracebacks must never print local variables: client configs hold revealed secrets.
+    pretty_exceptions_show_locals=False,
 )
 app.add_typer(config_cmd.app)
 app.add_typer(drivers_cmd.app)

@@ -11,21 +11,26 @@ from pathlib import Path
 
 import typer
 
-from connector.cli.config_cmd import EXIT_CONFIG_INVALID, discover_drivers, exit_with_problems
+from connector.cli.config_cmd import (
+    EXIT_CONFIG_INVALID,
+    discover_drivers,
+    exit_with_problems,
+    required_file,
+)
 from connector.cli.options import ConfigFile
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.logging_config import configure_logging
 from connector.redaction import Redactor
-from connector.runtime.app import ConnectorApp
-from contracts import ConfigurationError, ConfigValidationError
+from connector.runtime.app import ConnectorApp, all_secret_values
+from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
 
 __all__ = ["run", "run_with_registry"]
 
 
 def run(config: ConfigFile = None) -> None:
     """Run the configured integrations; exits 0 after a graceful stop, 2 on a bad config."""
-    code = run_with_registry(config, discover_drivers())
+    code = run_with_registry(required_file(config), discover_drivers())
     _exit_despite_hung_driver_threads(code)
     raise typer.Exit(code)
 
@@ -57,9 +62,12 @@ def run_with_registry(config: Path | None, registry: DriverRegistry) -> int:
         settings, driver_configs = load_and_validate(config, registry)
     except ConfigValidationError as exc:
         return exit_with_problems(exc.problems).exit_code
-    configure_logging(
-        settings.runtime.log_level, settings.runtime.log_format, Redactor(settings.secret_values())
-    )
+    if not settings.enabled_integrations():
+        return exit_with_problems(
+            [ConfigProblem("integrations", "required", "no enabled integration: nothing to run")]
+        ).exit_code
+    redactor = Redactor(all_secret_values(settings, driver_configs))
+    configure_logging(settings.runtime.log_level, settings.runtime.log_format, redactor)
     app = ConnectorApp(settings, registry, driver_configs)
     try:
         return asyncio.run(app.run())

@@ -45,7 +45,9 @@ class DemoSummary:
             out.append("handled as many mutations as published, but of other types or operations")
         if figures.dead_letters:
             out.append(f"{figures.dead_letters} record(s) went to the dead-letter topic")
-        if self.committed_lag:
+        if self.committed_lag is None:
+            out.append("the committed offsets could not be read back")
+        elif self.committed_lag:
             out.append(f"{self.committed_lag} record(s) left uncommitted")
         if self.mappings is not None and self.mappings != self.live_entities:
             out.append(f"{self.mappings} mappings stored, expected {self.live_entities}")

@@ -46,7 +46,7 @@ from connector.redaction import Redactor
 from connector.runtime.handling import BatchHandler
 from connector.runtime.runner import IntegrationRunner, RunnerSettings
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
-from contracts import ConfigurationError, DriverContract, IntegrationContext
+from contracts import ConfigurationError, DriverContract, IntegrationContext, secret_values
 
 __all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp"]
 
@@ -87,7 +87,7 @@ class ConnectorApp:
         self.registry = registry
         self.driver_configs = driver_configs
         self.metrics = metrics
-        self.redactor = Redactor(settings.secret_values())
+        self.redactor = Redactor(all_secret_values(settings, driver_configs))
         self._install_signals = install_signal_handlers
         self._integrations: list[_Integration] = []
         self._stop = asyncio.Event()
@@ -165,7 +165,10 @@ class ConnectorApp:
         # 1. topics (after checking that the cluster answers and accepts our credentials)
         await asyncio.to_thread(check_connection, client_config)
         await asyncio.to_thread(self._ensure_topics, client_config)
-        codec = configured_codec(settings.schema_registry, settings.topics)
+        try:
+            codec = configured_codec(settings.schema_registry, settings.topics)
+        except (ValueError, OSError) as exc:
+            raise ConfigurationError(f"schema_registry: {exc}") from None
         # 2. drivers
         for integration in settings.enabled_integrations():
             self._integrations.append(self._build(integration, client_config, codec))
@@ -247,6 +250,7 @@ class ConnectorApp:
             "uuid": uuid,
             "name": integration.name,
             "type": integration.driver,
+            "environment": settings.runtime.environment,
             "config": config.model_dump() if config is not None else dict(integration.config),
         }
         driver.logger = driver_logger  # type: ignore[attr-defined]
@@ -339,6 +343,17 @@ class ConnectorApp:
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")
+
+
+def all_secret_values(
+    settings: ConnectorSettings, driver_configs: dict[str, BaseModel]
+) -> list[str]:
+    """Every secret to keep out of logs and dead letters: the configuration's own (Kafka,
+    registry, secret-looking keys) and what each driver's schema declares secret."""
+    values = list(settings.secret_values())
+    for config in driver_configs.values():
+        values += secret_values(config)
+    return values
 
 
 def _mapping_barrier(store: KafkaMappingStore, name: str) -> None:
