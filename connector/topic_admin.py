@@ -102,10 +102,12 @@ def dead_letter_topic_config(replication_factor: int = 1) -> dict[str, str]:
 
 
 def retry_topic_config(replication_factor: int = 1) -> dict[str, str]:
-    """Topic configuration of a retry (replay) topic."""
-    return {"cleanup.policy": "delete", "retention.ms": str(7 * _DAY_MS)} | _common(
-        replication_factor
-    )
+    """Topic configuration of a retry (replay) topic: takes what a dead-letter topic takes."""
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(7 * _DAY_MS),
+        "max.message.bytes": str(_DEAD_LETTER_MAX_BYTES),
+    } | _common(replication_factor)
 
 
 # Settings an existing topic must have: anything else would lose data (a mapping topic with

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from connector.dead_letters.headers import DeadLetter, Header, header_value
 from connector.dead_letters.replay_plan import (
@@ -292,8 +292,16 @@ def _publish(
     progress.phase(f"replaying to {retry_topic}", len(todo))
     if not todo:
         return
+    # Dead letters may be larger than the client's 1 MB default (the dead-letter topic takes
+    # 8 MiB): the retry topic's own limit decides.
     producer = Producer(
-        {**client_config, "acks": "all", "enable.idempotence": True, "linger.ms": 5}
+        {
+            **client_config,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.max.bytes": 64 * 1024 * 1024,
+        }
     )
 
     def delivered(ref: str) -> Callable[[KafkaError | None, Any], None]:
@@ -306,18 +314,30 @@ def _publish(
 
         return done
 
-    for decision in todo:
-        dl = decision.dead_letter
-        headers: list[tuple[str, str | bytes | None]] = list(replay_headers(dl, at))
-        producer.produce(
-            retry_topic,
-            key=dl.key,
-            value=dl.value,
-            headers=headers,
-            on_delivery=delivered(dl.ref),
-        )
-        producer.poll(0)
-    remaining = producer.flush(_TIMEOUT_S)
+    try:
+        for decision in todo:
+            dl = decision.dead_letter
+            headers: list[tuple[str, str | bytes | None]] = list(replay_headers(dl, at))
+            while True:
+                try:
+                    producer.produce(
+                        retry_topic,
+                        key=dl.key,
+                        value=dl.value,
+                        headers=headers,
+                        on_delivery=delivered(dl.ref),
+                    )
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain it
+                    producer.poll(0.5)
+                except KafkaException as exc:  # refused locally (e.g. too large): report it
+                    report.failed[dl.ref] = exc.args[0].name() if exc.args else "refused"
+                    progress.advance()
+                    break
+            producer.poll(0)
+    finally:
+        # Whatever happened, wait for what was queued: its fate goes into the report.
+        remaining = producer.flush(_TIMEOUT_S)
     if remaining:
         for decision in todo:
             ref = decision.dead_letter.ref
