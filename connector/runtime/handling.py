@@ -138,7 +138,15 @@ class BatchHandler:
         if outcome.kind is FailureKind.FATAL:
             # 4. stop the integration loudly; nothing of this batch is finished
             raise FatalError(f"integration stopped by {type(error).__name__}") from error
-        # 3. isolate the failing records; the others complete, in order
+        # 3. isolate the failing records; the others complete, in order. After the whole
+        # batch has used up its retries on transient errors (a long outage, a timeout), each
+        # sub-batch gets one try: with full budgets, bisecting n records would wait about 2n
+        # retry budgets (hours) before dead-lettering what the outage kept failing anyway.
+        if outcome.kind is FailureKind.TRANSIENT:
+            runner = RetryRunner(
+                self._retry_settings.model_copy(update={"max_attempts": 1}),
+                on_retry=retry_observer(self._label, entity_type, metrics=self._metrics),
+            )
         try:
             result = await isolate(
                 good,
@@ -151,8 +159,11 @@ class BatchHandler:
             raise FatalError(f"integration stopped by {type(fatal).__name__}") from fatal
         self._count_handled(entity_type, [good[i] for i in result.handled])
         for failed in result.failed:
+            # attempts: the longer of the batch's retry sequence and the record's own in
+            # isolation (a lower bound of how often the record was tried).
+            attempts = max(outcome.attempts, failed.attempts)
             await self._dead_letter(
-                good[failed.index], Failure(Stage.HANDLE, failed.error, attempts=failed.attempts)
+                good[failed.index], Failure(Stage.HANDLE, failed.error, attempts=attempts)
             )
 
     async def _redecode(self, entity_type: str, record: ConsumedRecord) -> None:
