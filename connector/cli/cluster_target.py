@@ -133,10 +133,18 @@ def _from_options(
         raise typer.BadParameter(
             error["msg"], param_hint=_flag(ctx, str(error["loc"][0]))
         ) from None
+    try:
+        # Topic and group names use the canonical spelling the configuration gives uuids.
+        integration_uuid = str(UUID(integration))
+    except ValueError:
+        raise typer.BadParameter(
+            "not a uuid (give --config to name an integration by its name)",
+            param_hint=_flag(ctx, "integration"),
+        ) from None
     return ClusterTarget(
         client_config={"bootstrap.servers": bootstrap_servers or DEFAULT_BOOTSTRAP},
         topics=topics,
-        integration_uuid=integration,
+        integration_uuid=integration_uuid,
         redactor=Redactor(),  # plain options carry no secrets
     )
 

@@ -131,3 +131,13 @@ def test_an_illegal_prefix_option_is_a_usage_error(invoke: Invoke) -> None:
     assert result.exit_code == 2
     assert "--retry-prefix" in result.stderr
     assert "may contain only letters" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_without_a_config_the_integration_must_be_a_uuid(
+    invoke: Invoke, command: tuple[str, ...]
+) -> None:
+    result = invoke(*command, "-i", "shop-eu")
+
+    assert result.exit_code == 2
+    assert "not a uuid" in result.output
