@@ -155,7 +155,8 @@ class KafkaSettings(BaseModel):
     ssl_key_password: SecretStr | None = None
     client_id: NonEmptyStr = "iec-connector"
     extra: Annotated[dict[KafkaPropertyName, str], BeforeValidator(_property_values)] = Field(
-        default_factory=dict, repr=False  # may hold secrets (e.g. sasl.oauthbearer.*)
+        default_factory=dict,
+        repr=False,  # may hold secrets (e.g. sasl.oauthbearer.*)
     )
     """Other librdkafka properties, passed to every client (``linger.ms``, ``socket.*``...)."""
 
