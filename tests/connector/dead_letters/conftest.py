@@ -14,7 +14,22 @@ ReadTopic = Callable[[str], list[Any]]
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 20.0) -> list[Any]:
-    """Every record of partition 0..n of `topic`, up to the end offsets seen at the start."""
+    """Every record of partition 0..n of `topic`, up to the end offsets seen at the start.
+
+    A fresh reader gets a second try: once in ~6 CI runs a reader of a just-written topic
+    received nothing for its whole timeout (the errors it saw are in the failure message).
+    """
+    try:
+        return _read_topic(bootstrap, topic, timeout_s)
+    except _IncompleteReadError:
+        return _read_topic(bootstrap, topic, timeout_s)
+
+
+class _IncompleteReadError(AssertionError):
+    pass
+
+
+def _read_topic(bootstrap: str, topic: str, timeout_s: float) -> list[Any]:
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -32,10 +47,14 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 20.0) -> list[Any]
                 ends[p] = high
         consumer.assign([TopicPartition(topic, p, 0) for p in ends])
         records: list[Any] = []
+        errors: list[str] = []
         deadline = time.monotonic() + timeout_s
         while ends and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
-            if msg is None or msg.error():
+            if msg is None:
+                continue
+            if msg.error():
+                errors.append(str(msg.error()))
                 continue
             records.append(msg)
             partition, offset = msg.partition(), msg.offset()
@@ -43,7 +62,11 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 20.0) -> list[Any]
             assert offset is not None
             if offset + 1 >= ends.get(partition, 0):
                 ends.pop(partition, None)
-        assert not ends, f"could not read {topic} to its end within {timeout_s} s"
+        if ends:
+            raise _IncompleteReadError(
+                f"could not read {topic} to its end {ends} within {timeout_s} s "
+                f"(errors seen: {errors[-3:] or 'none'})"
+            )
         return sorted(records, key=lambda m: (m.partition(), m.offset()))
     finally:
         consumer.close()
