@@ -35,6 +35,9 @@ def _read_topic(bootstrap: str, topic: str, timeout_s: float) -> list[Any]:
             "bootstrap.servers": bootstrap,
             "group.id": f"test-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
+            # A fetch racing a new topic's first write can be answered "offset out of range";
+            # the default reset (latest) would then skip the records this reader is for.
+            "auto.offset.reset": "earliest",
         }
     )
     try:
