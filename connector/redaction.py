@@ -28,7 +28,6 @@ __all__ = [
 
 MASK = "***"
 MIN_SECRET_LENGTH = 3
-"""The same threshold as `connector.config.redaction`, so both mask the same values."""
 _MAX_MESSAGE_BYTES = 4096
 _MAX_STACK_BYTES = 8192
 

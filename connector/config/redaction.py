@@ -13,17 +13,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
-__all__ = ["REDACTED", "is_secret_key", "redact", "secret_values_in"]
+from connector.redaction import Redactor
 
-REDACTED = "***"
+__all__ = ["is_secret_key", "redact", "secret_values_in"]
 
 _SECRET_KEY = re.compile(
     r"passw(or)?d|passphrase|(^|[._-])pass($|[._-])|secret|token|api[._-]?key|private[._-]?key"
     r"|credential|authorization|auth[._-]?(key|header)|user[._-]?info|sasl[._]oauthbearer[._]config",
     re.IGNORECASE,
 )
-# Shorter values would blank out ordinary words of a message ("a", "on") when redacted.
-_MIN_REDACTED_LENGTH = 3
 
 
 def is_secret_key(name: str) -> bool:
@@ -52,9 +50,5 @@ def secret_values_in(data: Any) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of each secret replaced by ``***`` (longest first)."""
-    for secret in sorted(
-        {s for s in secrets if len(s) >= _MIN_REDACTED_LENGTH}, key=len, reverse=True
-    ):
-        text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every occurrence of each secret (and its encoded forms) replaced by ``***``."""
+    return Redactor(secrets).redact(text)

@@ -176,7 +176,6 @@ class ConnectorApp:
         await asyncio.gather(*(asyncio.to_thread(i.store.start, None) for i in self._integrations))
         for i in self._integrations:
             await asyncio.to_thread(i.store.wait_ready, None)
-            self.metrics.mappings.labels(i.settings.uuid).set(i.store.count())
             if i.store.restore_seconds is not None:
                 self.metrics.mapping_restore_seconds.labels(i.settings.uuid).set(
                     i.store.restore_seconds
@@ -297,8 +296,6 @@ class ConnectorApp:
                 ),
                 consumer_config=dict(client_config),
                 batch=integration.batch,
-                retry=integration.retry,
-                handle_timeout_s=integration.handle_timeout_ms / 1000,
                 revoke_grace_s=settings.runtime.revoke_grace_ms / 1000,
                 entity_type_of=topics.entity_type_of,
             ),

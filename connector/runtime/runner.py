@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connector.codec.errors import CodecError
-from connector.config.policies import BatchSettings, RetrySettings
+from connector.config.policies import BatchSettings
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.batching import Batch, BatchAssembler
 from connector.runtime.commit_tracker import CommitTracker, TopicPartitionKey
@@ -62,8 +62,6 @@ class RunnerSettings:
     topics: tuple[str, ...]
     consumer_config: dict[str, Any]
     batch: BatchSettings
-    retry: RetrySettings
-    handle_timeout_s: float
     revoke_grace_s: float = 20.0
     entity_type_of: Callable[[str], str | None] = lambda topic: None
     """Entity type from a topic name (None for the retry topic: taken from the record)."""
