@@ -293,6 +293,10 @@ def apply_plan(
                 else:
                     results[spec.name] = TopicResult(spec, TopicStatus.FAILED, _describe(exc))
     # 3. Check the existing ones.
+    late = [spec.name for spec in to_check if spec.name not in existing]
+    if late:
+        # Created by someone else after our listing: learn their partition counts too.
+        existing.update(_partition_counts(admin, late, timeout_s))
     if to_check:
         described = admin.describe_configs(
             [ConfigResource(ResourceType.TOPIC, spec.name) for spec in to_check],
@@ -308,6 +312,18 @@ def apply_plan(
             actual = {name: entry.value for name, entry in entries.items()}
             results[spec.name] = _compare(spec, actual, existing.get(spec.name))
     return [results[spec.name] for spec in plan.topics]
+
+
+def _partition_counts(admin: AdminClient, names: list[str], timeout_s: float) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in names:
+        try:
+            topic = admin.list_topics(name, timeout=timeout_s).topics.get(name)
+        except KafkaException:
+            continue
+        if topic is not None and topic.error is None and topic.partitions:
+            counts[name] = len(topic.partitions)
+    return counts
 
 
 def _compare(

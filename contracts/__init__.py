@@ -15,6 +15,7 @@ from contracts.configuration import (
     validate_configuration,
 )
 from contracts.context import IntegrationContext
+from contracts.deadline import Deadline, current_deadline, deadline_scope
 from contracts.driver import AbstractDriver, ConfigurationSchema, DriverContract, is_async_driver
 from contracts.errors import (
     ConfigProblem,
@@ -28,14 +29,21 @@ from contracts.errors import (
     RateLimitedError,
     TransientError,
 )
-from contracts.mapping import EntityMappingService, MappingServiceExtensions
+from contracts.mapping import (
+    AsyncMappingService,
+    EntityMappingService,
+    MappingServiceExtensions,
+    NewMapping,
+)
 
 __all__ = [
     "AbstractDriver",
+    "AsyncMappingService",
     "ConfigProblem",
     "ConfigValidationError",
     "ConfigurationError",
     "ConfigurationSchema",
+    "Deadline",
     "DependencyNotReadyError",
     "DriverContract",
     "EntityMappingService",
@@ -48,6 +56,7 @@ __all__ = [
     "MappingData",
     "MappingServiceExtensions",
     "MutationData",
+    "NewMapping",
     "Operation",
     "PartialBatchError",
     "PermanentError",
@@ -56,6 +65,8 @@ __all__ = [
     "TransientError",
     "configuration_json_schema",
     "configuration_model",
+    "current_deadline",
+    "deadline_scope",
     "is_async_driver",
     "secret_fields",
     "secret_values",

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from contracts.deadline import Deadline, current_deadline
+
 __all__ = ["IntegrationContext", "system_clock"]
 
 
@@ -29,6 +31,15 @@ class IntegrationContext:
     clock: Callable[[], datetime] = system_clock
     feature_flags: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    handle_timeout_s: float = 60.0
+    """How long one `handle`/`handle_batch` call may take (the integration's handle timeout)."""
+
+    def deadline(self) -> Deadline:
+        """The deadline of the call in progress; outside a call, one `handle_timeout_s` from now.
+
+        Set downstream timeouts below it, e.g. ``httpx.Timeout(ctx.deadline().timeout(10))``.
+        """
+        return current_deadline() or Deadline.after(self.handle_timeout_s)
 
     def now(self) -> datetime:
         return self.clock()

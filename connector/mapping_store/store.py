@@ -53,6 +53,7 @@ from contracts import (
     FatalError,
     IntegrationError,
     MappingData,
+    NewMapping,
     PermanentError,
     TransientError,
     thaw,
@@ -456,6 +457,23 @@ class KafkaMappingStore:
             return False
         self._write(key, None)
         return True
+
+    def create_many(self, mappings: Iterable[NewMapping], integration_uuid: str) -> None:
+        """Record several mappings; durable on return (written one after another for now)."""
+        for mapping in list(mappings):
+            self.create(
+                mapping.entity_type,
+                mapping.entity_uuid,
+                integration_uuid,
+                mapping.external_id,
+                mapping.external_data,
+            )
+
+    def delete_many(
+        self, entity_type: str, entity_uuids: Iterable[str], integration_uuid: str
+    ) -> int:
+        """Remove several mappings; returns how many existed. Durable on return."""
+        return sum(self.delete(entity_type, uuid, integration_uuid) for uuid in list(entity_uuids))
 
     def update_external_data(
         self,

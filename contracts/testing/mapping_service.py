@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from contracts._mutation import MappingData
 from contracts._payload import FrozenDict, thaw
+from contracts.mapping import NewMapping
 
 __all__ = ["InMemoryMappingService", "MappingKey"]
 
@@ -27,7 +28,8 @@ def _require_text(**values: object) -> None:
 
 
 class InMemoryMappingService:
-    """Implements `EntityMappingService` and `MappingServiceExtensions` in a dict.
+    """Implements `EntityMappingService`, `MappingServiceExtensions` and `AsyncMappingService`
+    in a dict.
 
     Mappings are kept per integration, as the runtime keeps them. If `integration_uuid` is
     given, calls for any other integration raise `ValueError`: that catches a driver that
@@ -118,6 +120,62 @@ class InMemoryMappingService:
                 raise KeyError(f"no mapping for {entity_type} {entity_uuid}")
             self.updates += 1
             self._mappings[key] = MappingData(external_id=current.external_id, external_data=data)
+
+    def create_many(self, mappings: Iterable[NewMapping], integration_uuid: str) -> None:
+        for mapping in list(mappings):
+            self.create(
+                mapping.entity_type,
+                mapping.entity_uuid,
+                integration_uuid,
+                mapping.external_id,
+                mapping.external_data,
+            )
+
+    def delete_many(
+        self, entity_type: str, entity_uuids: Iterable[str], integration_uuid: str
+    ) -> int:
+        return sum(self.delete(entity_type, uuid, integration_uuid) for uuid in list(entity_uuids))
+
+    # -- AsyncMappingService --------------------------------------------------------------
+    async def afind(
+        self, entity_type: str, entity_uuid: str, integration_uuid: str
+    ) -> MappingData | None:
+        return self.find(entity_type, entity_uuid, integration_uuid)
+
+    async def afind_many(
+        self, entity_type: str, entity_uuids: Iterable[str], integration_uuid: str
+    ) -> dict[str, MappingData]:
+        return self.find_many(entity_type, entity_uuids, integration_uuid)
+
+    async def acreate(
+        self,
+        entity_type: str,
+        entity_uuid: str,
+        integration_uuid: str,
+        external_id: str,
+        external_data: Mapping[str, Any] | None,
+    ) -> None:
+        self.create(entity_type, entity_uuid, integration_uuid, external_id, external_data)
+
+    async def acreate_many(self, mappings: Iterable[NewMapping], integration_uuid: str) -> None:
+        self.create_many(mappings, integration_uuid)
+
+    async def adelete(self, entity_type: str, entity_uuid: str, integration_uuid: str) -> bool:
+        return self.delete(entity_type, entity_uuid, integration_uuid)
+
+    async def adelete_many(
+        self, entity_type: str, entity_uuids: Iterable[str], integration_uuid: str
+    ) -> int:
+        return self.delete_many(entity_type, entity_uuids, integration_uuid)
+
+    async def aupdate_external_data(
+        self,
+        entity_type: str,
+        entity_uuid: str,
+        integration_uuid: str,
+        external_data: Mapping[str, Any] | None,
+    ) -> None:
+        self.update_external_data(entity_type, entity_uuid, integration_uuid, external_data)
 
     # -- for assertions -------------------------------------------------------------------
     def count(self, integration_uuid: str | None = None, entity_type: str | None = None) -> int:
