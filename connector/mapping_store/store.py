@@ -27,7 +27,13 @@ from typing import Any, NoReturn
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from connector.codec.errors import CodecError
 from connector.kafka import (
@@ -37,6 +43,7 @@ from connector.kafka import (
     ProducerRecord,
     as_integration_error,
     describe,
+    error_of,
     family_of,
     new_admin,
     new_consumer,
@@ -258,10 +265,20 @@ class KafkaMappingStore:
             if partitions is None:
                 raise TransientError(f"no partition leaders for mapping topic {self._topic!r}")
             self._partitions = partitions
+            # A new partition's leader may not answer offset requests yet (NOT_LEADER...):
+            # transient errors are retried until the request timeout.
+            watermarks = Retrying(
+                stop=stop_after_delay(request_timeout_s),
+                wait=wait_fixed(0.1),
+                retry=retry_if_exception(_transient_kafka_error),
+                reraise=True,
+            )
             targets: dict[int, tuple[int, int]] = {}
             for partition in self._partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(self._topic, partition), timeout=request_timeout_s
+                low, high = watermarks(
+                    consumer.get_watermark_offsets,
+                    TopicPartition(self._topic, partition),
+                    timeout=request_timeout_s,
                 )
                 targets[partition] = (low, high)
             # 3. Assign from the beginning.
@@ -742,6 +759,11 @@ class KafkaMappingStore:
                 if high >= 0:
                     lag += max(0, high - position)
             self.tail_lag_records = lag
+
+
+def _transient_kafka_error(exc: BaseException) -> bool:
+    error = error_of(exc)
+    return error is not None and family_of(error) is ErrorFamily.TRANSIENT
 
 
 def _release_free_heap() -> None:
