@@ -20,24 +20,34 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from connector.codec.errors import CodecError
+from connector.kafka import (
+    AckedProducer,
+    Delivery,
+    ErrorFamily,
+    ProducerRecord,
+    as_integration_error,
+    describe,
+    error_of,
+    family_of,
+    new_admin,
+    new_consumer,
+)
 from connector.mapping_store.record import (
     MappingRecord,
     decode_record,
@@ -54,7 +64,6 @@ from contracts import (
     IntegrationError,
     MappingData,
     NewMapping,
-    PermanentError,
     TransientError,
     thaw,
 )
@@ -62,21 +71,6 @@ from contracts import (
 __all__ = ["KafkaMappingStore", "MappingStoreStats"]
 
 
-_PERMANENT_WRITE_ERRORS = frozenset(
-    {
-        KafkaError.MSG_SIZE_TOO_LARGE,
-        KafkaError.RECORD_LIST_TOO_LARGE,
-        KafkaError.INVALID_RECORD,
-    }
-)
-_CONFIG_ERRORS = frozenset(
-    {
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-        KafkaError.SASL_AUTHENTICATION_FAILED,
-        KafkaError._AUTHENTICATION,
-    }
-)
 _PROGRESS_EVERY_S = 2.0
 _WARN_EVERY_S = 30.0
 _LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
@@ -157,10 +151,22 @@ class KafkaMappingStore:
         self._counter_lock = threading.Lock()
         self._warned_at: dict[int, float] = {}
 
-        self._producer: Any = None
         self._admin: AdminClient | None = None
-        self._producer_lock = threading.Lock()
-        self._delivery_thread: threading.Thread | None = None
+        self._admin_lock = threading.Lock()
+        self._producer = AckedProducer(
+            self._client_config,
+            name=f"mapping-writes-{integration_uuid}",
+            logger=self._log,
+            settings={
+                "linger.ms": 1,
+                "compression.type": "lz4",
+                # Java's partitioner: any client writing this topic agrees on partitions.
+                "partitioner": "murmur2_random",
+                # Never let a write recreate a deleted mapping topic with broker defaults.
+                "allow.auto.create.topics": False,
+            },
+            delivery_timeout_s=write_timeout_s,
+        )
 
         self.restore_seconds: float | None = None
         """Duration of the restore (None until it finished)."""
@@ -231,12 +237,12 @@ class KafkaMappingStore:
         if not self._topic_checked:
             self.ensure_topic(create=create_topic, timeout_s=request_timeout_s)
         started = time.monotonic()
-        consumer = Consumer(
-            {
-                **self._client_config,
-                "logger": self._log,
-                # Required by the client; never joins (assign, not subscribe) nor commits.
-                "group.id": f"{self._topic}.reader",
+        consumer = new_consumer(
+            self._client_config,
+            logger=self._log,
+            # Required by the client; never joins (assign, not subscribe) nor commits.
+            group_id=f"{self._topic}.reader",
+            settings={
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
@@ -245,7 +251,7 @@ class KafkaMappingStore:
                 "max.partition.fetch.bytes": 16 * 1024 * 1024,
                 "queued.max.messages.kbytes": 64 * 1024,
                 "fetch.wait.max.ms": 100,
-            }
+            },
         )
         try:
             # 2. Restore targets.
@@ -259,10 +265,20 @@ class KafkaMappingStore:
             if partitions is None:
                 raise TransientError(f"no partition leaders for mapping topic {self._topic!r}")
             self._partitions = partitions
+            # A new partition's leader may not answer offset requests yet (NOT_LEADER...):
+            # transient errors are retried until the request timeout.
+            watermarks = Retrying(
+                stop=stop_after_delay(request_timeout_s),
+                wait=wait_fixed(0.1),
+                retry=retry_if_exception(_transient_kafka_error),
+                reraise=True,
+            )
             targets: dict[int, tuple[int, int]] = {}
             for partition in self._partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(self._topic, partition), timeout=request_timeout_s
+                low, high = watermarks(
+                    consumer.get_watermark_offsets,
+                    TopicPartition(self._topic, partition),
+                    timeout=request_timeout_s,
                 )
                 targets[partition] = (low, high)
             # 3. Assign from the beginning.
@@ -272,7 +288,7 @@ class KafkaMappingStore:
         except KafkaException as exc:
             consumer.close()
             raise TransientError(
-                f"cannot read mapping topic {self._topic!r}: {_describe_error(exc.args[0])}"
+                f"cannot read mapping topic {self._topic!r}: {describe(exc.args[0])}"
             ) from None
         except BaseException:
             consumer.close()
@@ -348,9 +364,9 @@ class KafkaMappingStore:
         return True
 
     def _admin_client(self) -> AdminClient:
-        with self._producer_lock:
+        with self._admin_lock:
             if self._admin is None:
-                self._admin = AdminClient(self._client_config, logger=self._log)
+                self._admin = new_admin(self._client_config, logger=self._log)
             return self._admin
 
     def close(self, timeout_s: float = 10.0) -> None:
@@ -366,16 +382,7 @@ class KafkaMappingStore:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
-        with self._producer_lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            remaining = producer.flush(timeout_s)
-            if remaining:
-                self._log.warning(
-                    "mapping writes not acknowledged at close", extra={"records": remaining}
-                )
-        if self._delivery_thread is not None:
-            self._delivery_thread.join(timeout_s)
+        self._producer.close(timeout_s)
         self._admin = None
         with self._progress:
             self._progress.notify_all()
@@ -598,98 +605,36 @@ class KafkaMappingStore:
 
     # -- internals: writes ---------------------------------------------------------------
 
-    def _producer_or_start(self) -> Any:
-        with self._producer_lock:
-            if self._producer is None:
-                if self._closed:
-                    raise RuntimeError("the mapping store is closed")
-                self._producer = Producer(
-                    {
-                        **self._client_config,
-                        "logger": self._log,
-                        "acks": "all",
-                        "enable.idempotence": True,
-                        "linger.ms": 1,
-                        "compression.type": "lz4",
-                        # Java's partitioner: any client writing this topic agrees on partitions.
-                        "partitioner": "murmur2_random",
-                        # Never let a write recreate a deleted mapping topic with broker defaults.
-                        "allow.auto.create.topics": False,
-                        "message.timeout.ms": int(self._write_timeout_s * 1000),
-                    }
-                )
-                self._delivery_thread = threading.Thread(
-                    target=self._serve_deliveries,
-                    args=(self._producer,),
-                    name=f"mapping-delivery-{self._integration_uuid}",
-                    daemon=True,
-                )
-                self._delivery_thread.start()
-            return self._producer
-
-    def _serve_deliveries(self, producer: Any) -> None:
-        # Ends at close, or when a fatal error made the store drop this producer.
-        while not self._stop.is_set() and self._producer is producer:
-            producer.poll(0.1)
-
     def _write(self, key: bytes, value: bytes | None) -> None:
         """Produce one record, wait for the broker's acknowledgement, then apply it locally.
 
-        1. Produce with a delivery callback completing a future (served by the delivery
-           thread).
-        2. Wait for it (librdkafka fails the record after `write_timeout_s`; the wait allows a
-           little more).
-        3. On failure raise, leaving the local view unchanged; on success apply the record
-           at its acknowledged offset (`MappingView.apply_acked`).
+        1. Produce through the acked producer (its delivery thread serves the report).
+        2. When acknowledged, apply the record at its offset (`MappingView.apply_acked`),
+           before the caller wakes.
+        3. On failure raise, leaving the local view unchanged.
         """
-        producer = self._producer_or_start()
-        done: Future[tuple[int, int]] = Future()
+        if self._closed:
+            raise RuntimeError("the mapping store is closed")
+        record = ProducerRecord(self._topic, key, value)
 
-        def on_delivery(error: KafkaError | None, message: Any) -> None:
-            if error is not None:
-                done.set_exception(KafkaException(error))
-            else:
-                done.set_result((message.partition(), message.offset()))
+        def settle(deliveries: Sequence[Delivery]) -> None:
+            # 2. Apply.
+            for delivery in deliveries:
+                if delivery.ok:
+                    self._view.apply_acked(key, value, delivery.partition, delivery.offset)
 
-        # 1. Produce.
         try:
-            producer.produce(self._topic, key=key, value=value, on_delivery=on_delivery)
-        except BufferError:
+            (delivery,) = self._producer.send_many([record], settle=settle)
+        except TimeoutError as exc:
             self._count_write(False)
-            raise TransientError(
-                f"mapping write to {self._topic!r} refused: the producer queue is full"
+            raise TransientError(f"mapping write to {self._topic!r} failed: {exc}") from None
+        # 3. Failure.
+        if delivery.error is not None:
+            self._count_write(False)
+            raise as_integration_error(
+                delivery.error, f"mapping write to {self._topic!r} failed"
             ) from None
-        except KafkaException as exc:
-            self._count_write(False)
-            raise self._write_error(exc.args[0]) from None
-        # 2. Wait.
-        try:
-            partition, offset = done.result(timeout=self._write_timeout_s + 5)
-        except FutureTimeout:
-            self._count_write(False)
-            raise TransientError(
-                f"mapping write to {self._topic!r} not acknowledged within "
-                f"{self._write_timeout_s + 5:g} s"
-            ) from None
-        except KafkaException as exc:
-            self._count_write(False)
-            raise self._write_error(exc.args[0]) from None
-        # 3. Apply.
-        self._view.apply_acked(key, value, partition, offset)
         self._count_write(True)
-
-    def _write_error(self, error: KafkaError) -> IntegrationError:
-        message = f"mapping write to {self._topic!r} failed: {_describe_error(error)}"
-        if error.fatal():
-            # The idempotent producer is unusable now; the next write starts a new one.
-            with self._producer_lock:
-                self._producer = None
-            return TransientError(message)
-        if error.code() in _PERMANENT_WRITE_ERRORS:
-            return PermanentError(message)
-        if error.code() in _CONFIG_ERRORS:
-            return ConfigurationError(message)
-        return TransientError(message)
 
     # -- internals: restore and tail -----------------------------------------------------
 
@@ -711,7 +656,7 @@ class KafkaMappingStore:
         except ConfigurationError as exc:
             self._fail(exc)
         except KafkaException as exc:
-            self._fail(FatalError(f"mapping tail stopped: {_describe_error(exc.args[0])}"))
+            self._fail(FatalError(f"mapping tail stopped: {describe(exc.args[0])}"))
         except Exception as exc:
             self._log.exception("mapping tail crashed")
             self._fail(FatalError(f"mapping tail crashed: {type(exc).__name__}: {exc}"))
@@ -746,9 +691,9 @@ class KafkaMappingStore:
             error: Any = event.error()
             if error.code() == KafkaError._PARTITION_EOF:
                 self._eof[event.partition()] = event.offset()  # type: ignore[index,assignment]
-            elif error.fatal() or error.code() in _CONFIG_ERRORS:
+            elif family_of(error) in (ErrorFamily.FATAL, ErrorFamily.CONFIGURATION):
                 raise ConfigurationError(
-                    f"cannot read mapping topic {self._topic!r}: {_describe_error(error)}"
+                    f"cannot read mapping topic {self._topic!r}: {describe(error)}"
                 )
             else:
                 # librdkafka recovers from these by itself (reconnects, leader changes).
@@ -799,7 +744,7 @@ class KafkaMappingStore:
         now = time.monotonic()
         if now - self._warned_at.get(error.code(), -_WARN_EVERY_S) >= _WARN_EVERY_S:
             self._warned_at[error.code()] = now
-            self._log.warning("mapping tail: %s", _describe_error(error))
+            self._log.warning("mapping tail: %s", describe(error))
 
     def _tail(self) -> None:
         partitions = [TopicPartition(self._topic, p) for p in self._partitions]
@@ -816,6 +761,11 @@ class KafkaMappingStore:
             self.tail_lag_records = lag
 
 
+def _transient_kafka_error(exc: BaseException) -> bool:
+    error = error_of(exc)
+    return error is not None and family_of(error) is ErrorFamily.TRANSIENT
+
+
 def _release_free_heap() -> None:
     """Hand the restore's freed fetch buffers back to the OS.
 
@@ -825,8 +775,3 @@ def _release_free_heap() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _describe_error(error: KafkaError) -> str:
-    """Name and text of a client error (librdkafka's texts carry no credentials)."""
-    return f"{error.name()}: {error.str()}"

@@ -42,7 +42,7 @@ from connector.dead_letters.headers import DeadLetterContext
 from connector.dead_letters.producer import DeadLetterProducer
 from connector.driver_registry import DriverRegistry
 from connector.health import HealthServer
-from connector.kafka_preflight import check_connection
+from connector.kafka.preflight import check_connection
 from connector.mapping_store import KafkaMappingStore
 from connector.metrics import METRICS, REGISTRY, ConnectorMetrics
 from connector.redaction import Redactor, qualified_name
