@@ -48,9 +48,10 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from pydantic import BaseModel
 
 from contracts._mutation import EntityTypes, MutationData
+from contracts.async_mapping import awaitable_mapping_service
 from contracts.binding import DriverBinding
 from contracts.context import IntegrationContext
-from contracts.mapping import EntityMappingService
+from contracts.mapping import AsyncMappingService, EntityMappingService
 
 __all__ = [
     "AbstractDriver",
@@ -218,6 +219,13 @@ class AbstractDriver(ABC):
     @mapping_service.setter
     def mapping_service(self, service: EntityMappingService) -> None:
         self._mapping_service = service
+
+    @property
+    def async_mapping_service(self) -> AsyncMappingService:
+        """The bound mapping service's awaitable form (``await ...acreate(...)``), for async
+        drivers: the service itself if it is awaitable, else a view that runs each blocking
+        call in a worker thread (`contracts.async_mapping`)."""
+        return awaitable_mapping_service(self.mapping_service)
 
     @property
     def context(self) -> IntegrationContext:
