@@ -53,7 +53,6 @@ from contracts import (
     DriverContract,
     IntegrationContext,
     bind_driver,
-    secret_values,
     validate_configuration,
 )
 
@@ -96,7 +95,7 @@ class ConnectorApp:
         self.registry = registry
         self.driver_configs = driver_configs
         self.metrics = metrics
-        self.redactor = Redactor(all_secret_values(settings, driver_configs))
+        self.redactor = Redactor(settings.secrets(driver_configs))
         self._install_signals = install_signal_handlers
         self._integrations: list[_Integration] = []
         self._stop = asyncio.Event()
@@ -351,17 +350,6 @@ class ConnectorApp:
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")
-
-
-def all_secret_values(
-    settings: ConnectorSettings, driver_configs: dict[str, BaseModel]
-) -> list[str]:
-    """Every secret to keep out of logs and dead letters: the configuration's own (Kafka,
-    registry, secret-looking keys) and what each driver's schema declares secret."""
-    values = list(settings.secret_values())
-    for config in driver_configs.values():
-        values += secret_values(config)
-    return values
 
 
 def _mapping_barrier(store: KafkaMappingStore, name: str) -> None:
