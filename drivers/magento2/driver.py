@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
-from driverkit import AsyncHttpDriver
 
 from contracts import (
     ConfigurationError,
@@ -33,6 +32,7 @@ from contracts import (
     PartialBatchError,
     PermanentError,
 )
+from driverkit import AsyncHttpDriver
 from drivers.magento2.api import MagentoApi, classify_response
 from drivers.magento2.attributes import apply_attribute
 from drivers.magento2.auth import request_auth
@@ -119,7 +119,7 @@ class Magento2Driver(AsyncHttpDriver):
         await super().open()
         self._session = Session(
             api=MagentoApi(self.http, self.settings),
-            mappings=Mappings(self.mapping_service, self.integration_uuid),
+            mappings=Mappings(self.async_mapping_service, self.integration_uuid),
             config=self.settings,
             logger=self.logger,
         )

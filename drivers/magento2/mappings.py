@@ -7,23 +7,17 @@ an entity with a code is therefore written twice, in one `acreate_many` (one flu
 the entity's UUID, and under the alias entity type ``<type>.code`` keyed by the code.
 `resolve` tries the UUID first, then the code.
 
-The bound service is used through `AsyncMappingService` when it has it (the runtime's store
-and the test kit's do); a service with only the synchronous methods runs in a thread.
+The driver passes the contract's awaitable view of the bound service
+(`AbstractDriver.async_mapping_service`: the service itself when it is awaitable, else its
+calls in worker threads), so no mapping call blocks the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from contracts import (
-    AsyncMappingService,
-    EntityMappingService,
-    MappingData,
-    MappingServiceExtensions,
-    NewMapping,
-)
+from contracts import AsyncMappingService, MappingData, NewMapping
 
 __all__ = ["Mappings", "alias_type"]
 
@@ -34,22 +28,17 @@ def alias_type(entity_type: str) -> str:
 
 
 class Mappings:
-    def __init__(self, service: EntityMappingService, integration_uuid: str) -> None:
+    def __init__(self, service: AsyncMappingService, integration_uuid: str) -> None:
         self._service = service
-        self._async = service if isinstance(service, AsyncMappingService) else None
         self._integration = integration_uuid
 
     async def find(self, entity_type: str, key: str) -> MappingData | None:
-        if self._async is not None:
-            return await self._async.afind(entity_type, key, self._integration)
-        return await asyncio.to_thread(self._service.find, entity_type, key, self._integration)
+        return await self._service.afind(entity_type, key, self._integration)
 
     async def find_many(self, entity_type: str, keys: Iterable[str]) -> dict[str, MappingData]:
-        wanted = list(dict.fromkeys(keys))
-        if self._async is not None:
-            return await self._async.afind_many(entity_type, wanted, self._integration)
-        found = [await self.find(entity_type, k) for k in wanted]
-        return {k: m for k, m in zip(wanted, found, strict=True) if m is not None}
+        return await self._service.afind_many(
+            entity_type, list(dict.fromkeys(keys)), self._integration
+        )
 
     async def resolve(self, entity_type: str, reference: str) -> MappingData | None:
         """The mapping a reference (UUID, else code) points at."""
@@ -90,26 +79,11 @@ class Mappings:
             if code:
                 alias_data = {**data, "uuid": entity_uuid}
                 records.append(NewMapping(alias_type(entity_type), code, external_id, alias_data))
-        if not records:
-            return
-        if self._async is not None:
-            await self._async.acreate_many(records, self._integration)
-            return
-        service = self._service
-        if isinstance(service, MappingServiceExtensions):
-            await asyncio.to_thread(service.create_many, records, self._integration)
-            return
-        for r in records:
-            await asyncio.to_thread(
-                service.create, r.entity_type, r.entity_uuid, self._integration,
-                r.external_id, r.external_data,
-            )  # fmt: skip
+        if records:
+            await self._service.acreate_many(records, self._integration)
 
     async def forget(self, entity_type: str, entity_uuid: str, code: str | None) -> None:
-        """Remove the mapping and its alias (a service without deletes keeps them)."""
-        targets = [(entity_type, entity_uuid)] + ([(alias_type(entity_type), code)] if code else [])
-        for kind, key in targets:
-            if self._async is not None:
-                await self._async.adelete(kind, key, self._integration)
-            elif isinstance(self._service, MappingServiceExtensions):
-                await asyncio.to_thread(self._service.delete, kind, key, self._integration)
+        """Remove the mapping and its alias."""
+        await self._service.adelete(entity_type, entity_uuid, self._integration)
+        if code:
+            await self._service.adelete(alias_type(entity_type), code, self._integration)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from magento_store import driver_config, store_call
 
 from contracts import (
+    ConfigurationError,
+    ConfigValidationError,
     DependencyNotReadyError,
     FatalError,
     MappingData,
@@ -20,9 +23,17 @@ from contracts import (
     PermanentError,
     RateLimitedError,
     TransientError,
+    configuration_json_schema,
+    secret_values,
+    validate_configuration,
 )
-from contracts.testing import TEST_INTEGRATION_UUID, DriverHarness, InMemoryMappingService
-from drivers.magento2 import Magento2Driver
+from contracts.testing import (
+    TEST_INTEGRATION_UUID,
+    DriverHarness,
+    InMemoryMappingService,
+    make_context,
+)
+from drivers.magento2 import Magento2Config, Magento2Driver
 from drivers.magento2.fake_store import FakeMagento, FakeMagentoServer
 from drivers.magento2.session import data_of
 
@@ -371,3 +382,36 @@ def test_bulk_mode_writes_the_batchs_mappings_at_once() -> None:
                         for i in range(5)])  # fmt: skip
     assert mappings.writes == [5]
     assert store.violations == []
+
+
+def test_the_configuration_is_documented_validated_and_secret() -> None:
+    schema = configuration_json_schema(Magento2Config)
+    undocumented = [k for k, v in schema["properties"].items() if not v.get("description")]
+    assert undocumented == []
+    with pytest.raises(ConfigValidationError) as refused:
+        validate_configuration(
+            Magento2Config,
+            {
+                "base_url": "https://shop.test",
+                "consumer_key": "key-1234",
+                "access_token": "tok-1234",
+            },
+        )
+    assert "consumer_secret, access_token_secret" in str(refused.value)
+    bearer = {"base_url": "https://shop.test", "auth": "bearer", "access_token": "tok-123456"}
+    config = validate_configuration(Magento2Config, bearer)
+    assert "tok-123456" not in repr(config)
+    assert "tok-123456" in secret_values(config)
+
+
+def test_a_request_timeout_above_the_handle_timeout_is_refused_at_bind(
+    fake_server: FakeMagentoServer, mappings: InMemoryMappingService
+) -> None:
+    context = replace(make_context(), handle_timeout_s=5.0)
+    harness = DriverHarness(
+        Magento2Driver(), config=driver_config(fake_server, request_timeout_s=10),
+        mapping_service=mappings, context=context,
+    )  # fmt: skip
+    with pytest.raises(ConfigurationError, match="request_timeout_s"):
+        harness.open()
+    harness.close()
