@@ -28,6 +28,7 @@ from contracts import ConfigValidationError
 __all__ = ["ConnectorRun", "RunPhase", "run_until_caught_up"]
 
 _POLL_S = 0.05
+_REPORT_S = 0.5
 _STOP_TIMEOUT_S = 60.0
 
 RunPhase = str
@@ -109,6 +110,10 @@ async def run_until_caught_up(
             fed += await asyncio.to_thread(phases.pop(0))
         if task.done():
             stopped_early = "the connector stopped before catching up"
+            break
+        if "failed" in app.liveness()[1]["integrations"].values():
+            stopped_early = "the integration stopped on a fatal error (its message is logged)"
+            await asyncio.sleep(_REPORT_S)  # the app logs the error as the integration ends
             break
         if now >= deadline:
             stopped_early = f"not caught up after {timeout_s:g} s"

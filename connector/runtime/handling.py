@@ -137,7 +137,7 @@ class BatchHandler:
         self._count_error("handle", outcome.kind, error)
         if outcome.kind is FailureKind.FATAL:
             # 4. stop the integration loudly; nothing of this batch is finished
-            raise FatalError(f"integration stopped by {type(error).__name__}") from error
+            raise FatalError(f"integration stopped by {type(error).__name__}: {error}") from error
         # 3. isolate the failing records; the others complete, in order. After the whole
         # batch has used up its retries on transient errors (a long outage, a timeout), each
         # sub-batch gets one try: with full budgets, bisecting n records would wait about 2n
@@ -156,7 +156,7 @@ class BatchHandler:
                 key=_entity_key,
             )
         except Exception as fatal:
-            raise FatalError(f"integration stopped by {type(fatal).__name__}") from fatal
+            raise FatalError(f"integration stopped by {type(fatal).__name__}: {fatal}") from fatal
         self._count_handled(entity_type, [good[i] for i in result.handled])
         for failed in result.failed:
             # attempts: the longer of the batch's retry sequence and the record's own in

@@ -415,3 +415,16 @@ def test_a_request_timeout_above_the_handle_timeout_is_refused_at_bind(
     with pytest.raises(ConfigurationError, match="request_timeout_s"):
         harness.open()
     harness.close()
+
+
+def test_an_unreachable_store_is_transient_and_a_wrong_path_is_fatal(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    category = [mutation("category", CAT_A, "created", {"code": "men"})]
+    unreachable = bound(fake_server, mappings, base_url="http://127.0.0.1:9")
+    with unreachable as h, pytest.raises(TransientError, match="ConnectError"):
+        h.handle_batch(category)
+    wrong_path = bound(fake_server, mappings, base_url=f"{fake_server.base_url}/shop")
+    with wrong_path as h, pytest.raises(ConfigurationError, match="no such route"):
+        h.handle_batch(category)
+    fake_store.violations.clear()  # the wrong path was refused, as it should be

@@ -76,3 +76,36 @@ def test_the_catalogue_lands_in_the_store_through_throttling_outages_and_deadloc
     assert compare_catalogue(expected, held_catalogue(store)) == []
     assert store.violations == []
     assert store.created["product"] == 30  # each created once, none twice
+
+
+def test_a_401_stops_the_integration_with_its_message_and_dead_letters_nothing(
+    kafka_bootstrap: str, admin: AdminClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = MagentoTarget(DemoOptions())
+    target.start()
+    assert target.store is not None
+    target.store.denied_resources.add("Magento_Catalog::sets")  # the integration lacks it
+    plan = plan_demo(kafka_bootstrap, products=2, target=target)
+    registry = demo_registry(target)
+    topic_plan = plan_topics(plan.settings, registry)
+    families = tuple(m for m in plan.mutations if m.entity_type == "family")
+    try:
+        assert all(r.ok for r in apply_plan(admin, topic_plan))
+        publish_mutations(
+            families, bootstrap_servers=kafka_bootstrap, topics=plan.topics,
+            client_config=plan.settings.kafka.client_config(),
+        )  # fmt: skip
+        run = asyncio.run(
+            run_until_caught_up(plan, registry, published=len(families), timeout_s=60)
+        )
+    finally:
+        target.stop()
+        delete_run(plan, admin, topic_plan.names())
+
+    assert not run.caught_up
+    assert run.exit_code != 0
+    assert run.figures.dead_letters == 0
+    assert run.figures.handled_total == 0
+    assert "Magento_Catalog::sets" in caplog.text
+    assert "consumer_key" in caplog.text
+    assert target.store.credentials.consumer_secret not in caplog.text
