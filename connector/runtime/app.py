@@ -43,8 +43,10 @@ from connector.kafka_preflight import check_connection
 from connector.mapping_store import KafkaMappingStore
 from connector.metrics import METRICS, REGISTRY, ConnectorMetrics
 from connector.redaction import Redactor
-from connector.runtime.handling import BatchHandler
-from connector.runtime.runner import IntegrationRunner, RunnerSettings
+from connector.runtime.decoding import RecordDecoder
+from connector.runtime.handling import WorkHandler
+from connector.runtime.invocation import DriverInvoker
+from connector.runtime.runner import IntegrationRunner, RunnerSettings, ordering_key
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
 from contracts import ConfigurationError, DriverContract, IntegrationContext, secret_values
 
@@ -66,7 +68,7 @@ class _Integration:
     driver: DriverContract
     store: KafkaMappingStore
     dead_letters: DeadLetterProducer
-    handler: BatchHandler
+    invoker: DriverInvoker
     runner: IntegrationRunner
     task: asyncio.Task[None] | None = field(default=None)
 
@@ -267,10 +269,19 @@ class ConnectorApp:
             integration_uuid=uuid,
             metrics=self.metrics,
         )
-        handler = BatchHandler(
-            driver=driver,
+        logger = logging.getLogger(f"iec.runtime.{integration.name}")
+        invoker = DriverInvoker(
+            driver,
             integration_uuid=uuid,
             handle_timeout_s=integration.handle_timeout_ms / 1000,
+            threads=integration.concurrency,
+            metrics=self.metrics,
+            logger=logger,
+        )
+        decoder = RecordDecoder(codec.decode)
+        handler = WorkHandler(
+            invoker=invoker,
+            integration_uuid=uuid,
             retry=integration.retry,
             dead_letters=dead_letters,
             dead_letter_context=DeadLetterContext(
@@ -281,9 +292,10 @@ class ConnectorApp:
                 driver_version=driver.get_version(),
             ),
             redactor=self.redactor,
-            decode=codec.decode,
+            decoder=decoder,
+            key_of=ordering_key(integration.ordering),
             metrics=self.metrics,
-            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            logger=logger,
         )
         runner = IntegrationRunner(
             RunnerSettings(
@@ -296,16 +308,20 @@ class ConnectorApp:
                 ),
                 consumer_config=dict(client_config),
                 batch=integration.batch,
+                concurrency=integration.concurrency,
+                ordering=integration.ordering,
                 revoke_grace_s=settings.runtime.revoke_grace_ms / 1000,
+                commit_interval_s=settings.runtime.commit_interval_ms / 1000,
                 entity_type_of=topics.entity_type_of,
             ),
-            decode=codec.decode,
             handler=handler,
+            decoder=decoder,
+            per_record=invoker.per_record,
             metrics=self.metrics,
-            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            logger=logger,
             on_assigned=lambda: _mapping_barrier(store, integration.name),
         )
-        return _Integration(integration, driver, store, dead_letters, handler, runner)
+        return _Integration(integration, driver, store, dead_letters, invoker, runner)
 
     # ------------------------------------------------------------------ stop ------------
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -336,7 +352,7 @@ class ConnectorApp:
                 await _call_hook(i.driver, "close")
             except Exception:
                 log.exception("%s: driver close() failed", i.settings.name)
-            i.handler.close()
+            i.invoker.close()
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")
