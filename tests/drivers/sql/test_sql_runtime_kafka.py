@@ -32,7 +32,9 @@ DRIVERS = DriverRegistry.from_classes({"sql": SqlDriver})
 
 
 @pytest.fixture
-def env(kafka_bootstrap: str, tmp_path: Path, create_topics: Callable[..., list[str]]) -> ConnectorEnv:
+def env(
+    kafka_bootstrap: str, tmp_path: Path, create_topics: Callable[..., list[str]]
+) -> ConnectorEnv:
     return make_env(kafka_bootstrap, tmp_path, create_topics)
 
 
