@@ -107,7 +107,7 @@ def resolve_target(
     # 3. integration
     chosen = _integration(settings, integration, config)
     # 4. cluster
-    redactor = Redactor(settings.secret_values())
+    redactor = Redactor(settings.secrets())
     client_config = settings.kafka.client_config()
     try:
         check_connection(client_config)

@@ -19,7 +19,7 @@ from connector.cli.config_cmd import (
 )
 from connector.cli.options import ConfigFile
 from connector.config import load_settings
-from connector.config.redaction import redact
+from connector.redaction import Redactor
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
 from contracts import ConfigValidationError
 
@@ -60,7 +60,7 @@ def create(
     except ConfigValidationError as exc:
         raise exit_with_problems(exc.problems) from None
     console = Console(highlight=False, soft_wrap=True)
-    secrets = settings.secret_values()
+    redactor = Redactor(settings.secrets())
     try:
         with console.status(
             f"checking {len(plan.topics)} topics on {settings.kafka.bootstrap_servers}"
@@ -68,7 +68,7 @@ def create(
             admin = AdminClient(dict(settings.kafka.client_config()))
             results = apply_plan(admin, plan, dry_run=dry_run, timeout_s=timeout)
     except KafkaException as exc:
-        typer.echo(redact(f"error: cannot reach the cluster: {exc}", secrets), err=True)
+        typer.echo(redactor.redact(f"error: cannot reach the cluster: {exc}"), err=True)
         raise typer.Exit(EXIT_KAFKA_FAILED) from None
     # One line per topic rather than a table: names stay whole for copying at any width.
     for result in results:
@@ -79,7 +79,7 @@ def create(
             f"(partitions {spec.partitions}, replicas {spec.replication_factor})"
         )
         if result.detail and result.ok:
-            line += f": {escape(redact(result.detail, secrets))}"
+            line += f": {escape(redactor.redact(result.detail))}"
         console.print(line)
     counts = Counter(result.status.value for result in results)
     console.print(
@@ -90,7 +90,7 @@ def create(
     for result in results:
         if not result.ok:
             typer.echo(
-                redact(f"{result.spec.name}: {result.status.value}: {result.detail}", secrets),
+                redactor.redact(f"{result.spec.name}: {result.status.value}: {result.detail}"),
                 err=True,
             )
     if any(result.status == TopicStatus.MISMATCH for result in results):

@@ -5,7 +5,8 @@ Start protocol:
 1. Create the topics the integrations need if they are missing; refuse to start when an
    existing one is declared differently (e.g. a mapping topic that is not compacted).
 2. Per integration: instantiate the driver and bind what the seed's lifecycle gives it
-   (integration data, a logger named for the integration, config, context).
+   (one `contracts.DriverBinding`: integration data, config, a logger named for the
+   integration, the mapping store, context).
 3. Restore every mapping store (in parallel) and bind it to its driver: no mutation is
    consumed before the mappings are complete. `/readyz` stays false until then.
 4. Call the drivers' `open()` hooks.
@@ -46,7 +47,14 @@ from connector.redaction import Redactor
 from connector.runtime.handling import BatchHandler
 from connector.runtime.runner import IntegrationRunner, RunnerSettings
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
-from contracts import ConfigurationError, DriverContract, IntegrationContext, secret_values
+from contracts import (
+    ConfigurationError,
+    DriverBinding,
+    DriverContract,
+    IntegrationContext,
+    bind_driver,
+    validate_configuration,
+)
 
 __all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp"]
 
@@ -87,7 +95,7 @@ class ConnectorApp:
         self.registry = registry
         self.driver_configs = driver_configs
         self.metrics = metrics
-        self.redactor = Redactor(all_secret_values(settings, driver_configs))
+        self.redactor = Redactor(settings.secrets(driver_configs))
         self._install_signals = install_signal_handlers
         self._integrations: list[_Integration] = []
         self._stop = asyncio.Event()
@@ -237,28 +245,30 @@ class ConnectorApp:
         uuid = integration.uuid
         driver = self.registry.create(integration.driver)
         config = self.driver_configs.get(uuid)
-        driver_logger = logging.getLogger(f"iec.integration.{integration.name}")
-        context = IntegrationContext(
-            integration_uuid=uuid,
-            integration_name=integration.name,
-            environment=settings.runtime.environment,
-            feature_flags=dict(integration.feature_flags),
-        )
-        # 2. the seed's lifecycle: integration data and logger, plus config and context
-        driver.integration_data = {  # type: ignore[attr-defined]
-            "uuid": uuid,
-            "name": integration.name,
-            "type": integration.driver,
-            "environment": settings.runtime.environment,
-            "config": config.model_dump() if config is not None else dict(integration.config),
-        }
-        driver.logger = driver_logger  # type: ignore[attr-defined]
-        driver.config = config  # type: ignore[attr-defined]
-        driver.context = context  # type: ignore[attr-defined]
+        if config is None:  # an app built without validated configs validates here
+            config = validate_configuration(driver.get_configuration_schema(), integration.config)
         store = KafkaMappingStore(
             integration_uuid=uuid, topic=topics.mapping_topic(uuid), client_config=client_config
         )
-        driver.mapping_service = store  # type: ignore[attr-defined]
+        # 2. the seed's lifecycle in one typed step: integration data, config, logger,
+        # mapping service and context (see contracts.binding)
+        bind_driver(
+            driver,
+            DriverBinding(
+                context=IntegrationContext(
+                    integration_uuid=uuid,
+                    integration_name=integration.name,
+                    environment=settings.runtime.environment,
+                    feature_flags=dict(integration.feature_flags),
+                    handle_timeout_s=integration.handle_timeout_ms / 1000,
+                    retry=integration.retry.policy(),
+                ),
+                driver_type=integration.driver,
+                config=config,
+                logger=logging.getLogger(f"iec.integration.{integration.name}"),
+                mapping_service=store,
+            ),
+        )
         entity_types = integration.entity_types or list(driver.get_supported_entity_types())
         group_id = topics.group_id(uuid)
         dead_letters = DeadLetterProducer(
@@ -340,17 +350,6 @@ class ConnectorApp:
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")
-
-
-def all_secret_values(
-    settings: ConnectorSettings, driver_configs: dict[str, BaseModel]
-) -> list[str]:
-    """Every secret to keep out of logs and dead letters: the configuration's own (Kafka,
-    registry, secret-looking keys) and what each driver's schema declares secret."""
-    values = list(settings.secret_values())
-    for config in driver_configs.values():
-        values += secret_values(config)
-    return values
 
 
 def _mapping_barrier(store: KafkaMappingStore, name: str) -> None:
