@@ -16,7 +16,7 @@ Lifecycle:
    rejected.
 2. Make sure the tables exist (their own transaction, once per entity type).
 3. One transaction: ``SET LOCAL statement_timeout`` below the call's deadline
-   (PostgreSQL), then the multi-row upsert(s) and hard deletes (`drivers.sql.statements`).
+   (PostgreSQL), then the multi-row upsert and hard deletes (`drivers.sql.statements`).
    Commit.
 4. If the database rejected a record (constraint or data error), a new transaction finds
    it: the rows are bisected, each part written in a SAVEPOINT, until the failing rows are
@@ -32,7 +32,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import (
@@ -48,7 +48,7 @@ from drivers.sql.config import SqlConfig
 from drivers.sql.engine import make_engine
 from drivers.sql.failures import Failure, classify, describe
 from drivers.sql.rows import Row, plan_rows
-from drivers.sql.statements import statements
+from drivers.sql.statements import Statements
 from drivers.sql.tables import TableSet
 
 __all__ = ["SqlDriver"]
@@ -76,6 +76,7 @@ class SqlDriver(AbstractDriver):
         super().__init__()
         self._engine: AsyncEngine | None = None
         self._tables: TableSet | None = None
+        self._statements: dict[str, Statements] = {}
 
     # -- identity ---------------------------------------------------------------------------
     def get_name(self) -> str:
@@ -209,42 +210,71 @@ class SqlDriver(AbstractDriver):
                 milliseconds = max(1, int(budget.server_s * 1000))
                 await conn.execute(text(f"SET LOCAL statement_timeout = {milliseconds}"))
             for entity_type, entity_rows in rows.items():
-                table = self._tables.table(entity_type)
+                statements = self._statements_of(entity_type, conn.dialect.name)
                 if isolate:
-                    await self._isolate(conn, table, entity_rows, failures)
+                    await self._isolate(conn, statements, entity_rows, failures)
                     continue
                 try:
-                    for statement in statements(table, entity_rows, conn.dialect.name):
-                        await conn.execute(statement)
+                    written = await self._execute(conn, statements, entity_rows)
                 except Exception as exc:
                     if classify(exc) is Failure.RECORD:
                         raise _RecordRejectedError from exc
                     raise
+                self.logger.debug(
+                    "%s: %d rows written, %d left alone (a newer version is stored)",
+                    statements.table.name,
+                    written,
+                    len(entity_rows) - written,
+                )
         return failures
+
+    def _statements_of(self, entity_type: str, dialect: str) -> Statements:
+        assert self._tables is not None
+        statements = self._statements.get(entity_type)
+        if statements is None:
+            table = self._tables.table(entity_type)
+            statements = self._statements[entity_type] = Statements.build(table, dialect)
+        return statements
+
+    @staticmethod
+    async def _execute(conn: AsyncConnection, statements: Statements, rows: list[Row]) -> int:
+        """The batch's statements for one table; how many rows the upsert wrote."""
+        written = 0
+        upserts = statements.upsert_rows(rows)
+        if upserts:
+            result = await conn.execute(statements.upsert, upserts)
+            written = len(result.all())
+        versioned = statements.versioned_deletes(rows)
+        if versioned:
+            await conn.execute(statements.delete_versioned, versioned)
+        unversioned = statements.unversioned_deletes(rows)
+        if unversioned:
+            await conn.execute(statements.delete_unversioned, {"uuids": unversioned})
+        return written + len(versioned) + len(unversioned)
 
     async def _isolate(
         self,
         conn: AsyncConnection,
-        table: Table,
+        statements: Statements,
         rows: list[Row],
         failures: dict[int, BaseException],
     ) -> None:
         """Step 4: write `rows` in a SAVEPOINT; on a record error, bisect."""
         try:
             async with conn.begin_nested():
-                for statement in statements(table, rows, conn.dialect.name):
-                    await conn.execute(statement)
+                await self._execute(conn, statements, rows)
         except Exception as exc:
             if classify(exc) is not Failure.RECORD:
                 raise
             if len(rows) == 1:
                 failures[rows[0].index] = PermanentError(
-                    f"the database rejected {table.name} row {rows[0].entity_uuid}: {describe(exc)}"
+                    f"the database rejected {statements.table.name} row "
+                    f"{rows[0].entity_uuid}: {describe(exc)}"
                 )
                 return
             middle = len(rows) // 2
-            await self._isolate(conn, table, rows[:middle], failures)
-            await self._isolate(conn, table, rows[middle:], failures)
+            await self._isolate(conn, statements, rows[:middle], failures)
+            await self._isolate(conn, statements, rows[middle:], failures)
 
     def _translate(self, exc: BaseException, doing: str) -> Exception:
         kind = classify(exc)
