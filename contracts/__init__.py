@@ -6,6 +6,7 @@ client. The names below are the whole public surface.
 
 from contracts._mutation import EntityTypes, MappingData, MutationData, Operation
 from contracts._payload import FrozenDict, FrozenList, thaw
+from contracts.binding import BindableDriver, DriverBinding, IntegrationData, bind_driver
 from contracts.configuration import (
     RuleSchemaError,
     configuration_json_schema,
@@ -16,7 +17,13 @@ from contracts.configuration import (
 )
 from contracts.context import IntegrationContext
 from contracts.deadline import Deadline, current_deadline, deadline_scope
-from contracts.driver import AbstractDriver, ConfigurationSchema, DriverContract, is_async_driver
+from contracts.driver import (
+    AbstractDriver,
+    ConfigurationSchema,
+    DriverContract,
+    is_async_driver,
+    missing_contract_methods,
+)
 from contracts.errors import (
     ConfigProblem,
     ConfigurationError,
@@ -35,16 +42,19 @@ from contracts.mapping import (
     MappingServiceExtensions,
     NewMapping,
 )
+from contracts.retry import RetryPolicy
 
 __all__ = [
     "AbstractDriver",
     "AsyncMappingService",
+    "BindableDriver",
     "ConfigProblem",
     "ConfigValidationError",
     "ConfigurationError",
     "ConfigurationSchema",
     "Deadline",
     "DependencyNotReadyError",
+    "DriverBinding",
     "DriverContract",
     "EntityMappingService",
     "EntityTypes",
@@ -52,6 +62,7 @@ __all__ = [
     "FrozenDict",
     "FrozenList",
     "IntegrationContext",
+    "IntegrationData",
     "IntegrationError",
     "MappingData",
     "MappingServiceExtensions",
@@ -61,13 +72,16 @@ __all__ = [
     "PartialBatchError",
     "PermanentError",
     "RateLimitedError",
+    "RetryPolicy",
     "RuleSchemaError",
     "TransientError",
+    "bind_driver",
     "configuration_json_schema",
     "configuration_model",
     "current_deadline",
     "deadline_scope",
     "is_async_driver",
+    "missing_contract_methods",
     "secret_fields",
     "secret_values",
     "thaw",

@@ -73,10 +73,21 @@ class PermanentError(IntegrationError):
 
 
 class PartialBatchError(PermanentError):
-    """Raised by `handle_batch` when only some records failed.
+    """Raised by `handle_batch` when only some records of the batch failed.
 
-    `failures` maps the index of each failed record in the batch to its error. Records not
-    listed were handled. Transient failures among them are retried; the rest dead-lettered.
+    `failures` maps the index of each failed record in the batch to its error; every record
+    *not* listed counts as handled, so a driver that stops part-way must list the records it
+    did not send too (`stopped` does that: they get a `TransientError` and are sent again).
+    What the runtime does with it:
+
+    1. A fatal error among the failures stops the integration.
+    2. If every failure is transient (`retriable`), the whole batch is retried with backoff,
+       handled records included (drivers are idempotent).
+    3. Otherwise the listed permanent failures are dead-lettered, the unlisted records are
+       done, and the transient ones are sent again as a smaller batch, together with the
+       later records of the same entities (even if those were handled), so that each
+       entity's mutations still reach the downstream in order. The transient ones are
+       dead-lettered only when their retries run out.
     """
 
     def __init__(self, failures: Mapping[int, BaseException], message: str | None = None):
@@ -84,6 +95,25 @@ class PartialBatchError(PermanentError):
             raise ValueError("PartialBatchError needs at least one failure")
         self.failures: dict[int, BaseException] = dict(failures)
         super().__init__(message or f"{len(self.failures)} record(s) of the batch failed")
+
+    @classmethod
+    def stopped(
+        cls,
+        at: int,
+        error: BaseException,
+        batch_size: int,
+        earlier: Mapping[int, BaseException] | None = None,
+    ) -> PartialBatchError:
+        """Record `at` failed with `error` and the driver stopped there: records after it
+        were not sent and are listed as transient, so they are sent again. `earlier` adds
+        failures of records before `at` that the driver skipped and went on from."""
+        if not 0 <= at < batch_size:
+            raise ValueError(f"record {at} is not in a batch of {batch_size}")
+        failures: dict[int, BaseException] = dict(earlier or {})
+        failures[at] = error
+        for index in range(at + 1, batch_size):
+            failures[index] = TransientError(f"not sent: the batch stopped at record {at}")
+        return cls(failures, f"stopped at record {at} of {batch_size}: {type(error).__name__}")
 
     @property
     def retriable(self) -> bool:  # type: ignore[override]

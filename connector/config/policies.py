@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts import RetryPolicy
+
 __all__ = ["BatchSettings", "RetrySettings"]
 
 
@@ -39,6 +41,18 @@ class RetrySettings(BaseModel):
     max_elapsed_ms: int = Field(15 * 60_000, ge=0)
     unknown_errors: Literal["transient", "permanent"] = "transient"
     """How exceptions outside the contract's hierarchy are treated (default: retried)."""
+
+    def policy(self) -> RetryPolicy:
+        """The drivers' view of these settings (`IntegrationContext.retry`), in seconds."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            initial_backoff_s=self.initial_backoff_ms / 1000,
+            max_backoff_s=self.max_backoff_ms / 1000,
+            multiplier=self.multiplier,
+            jitter=self.jitter,
+            max_elapsed_s=self.max_elapsed_ms / 1000,
+            unknown_errors=self.unknown_errors,
+        )
 
     @model_validator(mode="after")
     def _backoff_order(self) -> RetrySettings:

@@ -17,8 +17,10 @@ from typing import Literal
 
 import httpx
 import pydantic
+from confluent_kafka import KafkaException
 
 from connector.codec.errors import CodecError
+from connector.kafka.errors import ErrorFamily, error_of, family_of
 from contracts.errors import ConfigurationError, FatalError, IntegrationError
 
 __all__ = ["FailureKind", "UnknownPolicy", "classify"]
@@ -70,6 +72,20 @@ def _os_error(exc: BaseException) -> FailureKind | None:
     return _T if exc.errno in _NETWORK_ERRNOS else None
 
 
+_KAFKA_KINDS = {
+    ErrorFamily.TRANSIENT: _T,
+    ErrorFamily.PERMANENT: _P,
+    ErrorFamily.CONFIGURATION: _F,
+    ErrorFamily.FATAL: _T,  # the client is replaced; the operation may then succeed
+}
+
+
+def _kafka(exc: BaseException) -> FailureKind | None:
+    # The error families live with the Kafka layer (`connector.kafka.errors`): one table.
+    error = error_of(exc)
+    return None if error is None else _KAFKA_KINDS[family_of(error)]
+
+
 _Rule = FailureKind | Callable[[BaseException], FailureKind | None]
 
 # Looked up along type(exc).__mro__: the most specific listed class decides. A rule that
@@ -89,6 +105,7 @@ _TABLE: dict[type[BaseException], _Rule] = {
     httpx.NetworkError: _T,
     httpx.TransportError: _T,
     httpx.HTTPStatusError: _http_status,
+    KafkaException: _kafka,
     # the record's data
     pydantic.ValidationError: _P,
     ValueError: _P,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from connector.codec.errors import CodecError
-from connector.runtime.records import ConsumedRecord
+from connector.kafka.records import ConsumedRecord
 from contracts import MutationData, TransientError
 
 __all__ = ["RecordDecoder", "decode_record"]

@@ -31,6 +31,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from connector.kafka.clients import ClientErrorLog, new_consumer
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime import offset_map
 from connector.runtime.commit_tracker import CommitPoint, CommitTracker, TopicPartitionKey
@@ -84,6 +85,7 @@ class GroupConsumer:
         self.log = logger or logging.getLogger(f"iec.runtime.{name}")
         self._executor = concurrent.futures.ThreadPoolExecutor(1, f"kafka-{name}")
         self._consumer: Consumer | None = None
+        self._errors = ClientErrorLog(self.log)
         self._commit_in_flight = False
         self._in_flight_points: dict[TopicPartitionKey, CommitPoint] = {}
         self._last_commit = 0.0
@@ -102,22 +104,22 @@ class GroupConsumer:
 
     # -- in the Kafka thread ------------------------------------------------------------------
     def create(self) -> None:
-        config = dict(self._client_config)
-        config.update(
-            {
-                "group.id": self._group_id,
+        logger = logging.getLogger(f"iec.kafka.{self._name}")
+        self._errors = ClientErrorLog(logger)
+        consumer = new_consumer(
+            self._client_config,
+            group_id=self._group_id,
+            logger=logger,
+            on_error=self._on_client_error,
+            defaults={"auto.offset.reset": "earliest", "statistics.interval.ms": 15000},
+            settings={
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "partition.assignment.strategy": "cooperative-sticky",
-                "error_cb": self._on_client_error,
                 "stats_cb": self._on_stats,
                 "on_commit": self._on_commit,
-                "logger": logging.getLogger(f"iec.kafka.{self._name}"),
-            }
+            },
         )
-        config.setdefault("auto.offset.reset", "earliest")
-        config.setdefault("statistics.interval.ms", 15000)
-        consumer = Consumer(config)
         consumer.subscribe(
             list(self._topics),
             on_assign=self._on_assign,
@@ -279,11 +281,9 @@ class GroupConsumer:
         self.log.warning("lost %s", _fmt(keys))
 
     def _on_client_error(self, error: KafkaError) -> None:
+        self._errors(error)  # logged once per code and interval: an outage does not flood
         if error.fatal():
-            self.log.error("fatal Kafka client error: %s", error)
             self._hooks.failed(KafkaException(error))
-        else:
-            self.log.warning("Kafka client: %s", error)
 
     def _on_stats(self, stats_json: str) -> None:
         for (topic, partition), lag in lag_from_stats(stats_json).items():

@@ -48,11 +48,11 @@ from connector.dead_letters.headers import (
 from connector.failures.classification import FailureKind
 from connector.failures.isolation import FailedItem, isolate
 from connector.failures.retry import Failed, RetryPolicy, RetryRunner, retry_observer
+from connector.kafka.records import ConsumedRecord
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.redaction import Redactor, bounded_head
 from connector.runtime.decoding import RecordDecoder
 from connector.runtime.invocation import DriverInvoker
-from connector.runtime.records import ConsumedRecord
 from connector.runtime.scheduling import RetryGroup, Work
 from contracts import FatalError, MutationData, Operation, PartialBatchError, TransientError
 

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from connector.config.policies import BatchSettings
+from connector.kafka.records import ConsumedRecord
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.commit_tracker import ALREADY_DONE, CommitTracker, TopicPartitionKey
 from connector.runtime.decoding import RecordDecoder
@@ -39,7 +40,6 @@ from connector.runtime.dispatch import Dispatcher
 from connector.runtime.flow_control import FlowControl, FlowDecision
 from connector.runtime.group_consumer import ConsumerHooks, GroupConsumer
 from connector.runtime.handling import WorkHandler
-from connector.runtime.records import ConsumedRecord
 from connector.runtime.scheduling import KeyScheduler
 
 __all__ = ["IntegrationRunner", "Ordering", "RunnerSettings", "buffer_marks", "ordering_key"]

@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from connector.runtime.records import ConsumedRecord
+from connector.kafka.records import ConsumedRecord
 
 __all__ = ["KeyScheduler", "RetryGroup", "Work"]
 

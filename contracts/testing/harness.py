@@ -3,9 +3,10 @@
 The steps mirror the runtime's (see `contracts.driver`):
 
 1. Validate the configuration against `get_configuration_schema()`.
-2. Set `integration_data`, `config`, `logger`, `mapping_service` and `context`.
+2. Bind the driver with one `DriverBinding` through `bind_driver` (the runtime's own step).
 3. Call `open()` if the driver has one (awaited if it is ``async``).
-4. Call `handle_batch()` / `handle()` as often as the test wants.
+4. Call `handle_batch()` / `handle()` as often as the test wants, each inside
+   `deadline_scope(context.handle_timeout_s)` as the runtime does.
 5. Call `close()` if the driver has one.
 
 All awaiting happens on one event loop per harness (an `asyncio.Runner`), so an async driver
@@ -22,9 +23,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from pydantic import BaseModel
+
 from contracts._mutation import MutationData
+from contracts.binding import DriverBinding, bind_driver
 from contracts.configuration import validate_configuration
 from contracts.context import IntegrationContext
+from contracts.deadline import deadline_scope
 from contracts.driver import DriverContract
 from contracts.mapping import EntityMappingService
 from contracts.testing.mapping_service import InMemoryMappingService
@@ -108,27 +113,26 @@ class DriverHarness:
         self.config_data: Mapping[str, Any] = config or {}
         self.logger = logger or logging.getLogger(f"iec.driver.{driver.get_type()}.test")
         self._runner: asyncio.Runner | None = None
-        self.validated_config: Any = None
+        self.validated_config: BaseModel | None = None
+        self.binding: DriverBinding | None = None
 
-    def bind(self) -> None:
-        """Steps 1-2: validate the configuration and set what the runtime sets."""
-        driver: Any = self.driver
+    def bind(self) -> DriverBinding:
+        """Steps 1-2: validate the configuration and bind the driver as the runtime does."""
+        driver = self.driver
         # 1. Validate (raises ConfigValidationError).
         self.validated_config = validate_configuration(
             driver.get_configuration_schema(), self.config_data
         )
         # 2. Bind.
-        driver.integration_data = {
-            "uuid": self.context.integration_uuid,
-            "name": self.context.integration_name,
-            "type": driver.get_type(),
-            "environment": self.context.environment,
-            "config": self.validated_config.model_dump(),
-        }
-        driver.config = self.validated_config
-        driver.logger = self.logger
-        driver.mapping_service = self.mapping_service
-        driver.context = self.context
+        self.binding = DriverBinding(
+            context=self.context,
+            driver_type=driver.get_type(),
+            config=self.validated_config,
+            logger=self.logger,
+            mapping_service=self.mapping_service,
+        )
+        bind_driver(driver, self.binding)
+        return self.binding
 
     def open(self) -> None:
         """Steps 1-3: bind, then call the driver's `open()` if it has one."""
@@ -160,13 +164,14 @@ class DriverHarness:
         A list is passed as it is (so a test can check the driver left it alone); any other
         sequence is copied into a list, as the runtime passes lists.
         """
-        self._settle(
-            self.driver.handle_batch(mutations if isinstance(mutations, list) else list(mutations))
-        )
+        batch = mutations if isinstance(mutations, list) else list(mutations)
+        with deadline_scope(self.context.handle_timeout_s):
+            self._settle(self.driver.handle_batch(batch))
 
     def handle(self, mutation: MutationData) -> None:
         """Step 4 for one mutation, through the driver's `handle`."""
-        self._settle(self.driver.handle(mutation))
+        with deadline_scope(self.context.handle_timeout_s):
+            self._settle(self.driver.handle(mutation))
 
     def __enter__(self) -> Self:
         self.open()

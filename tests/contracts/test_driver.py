@@ -69,18 +69,40 @@ def test_defaults_match_the_seed() -> None:
     assert driver.config is None
 
 
-def test_methods_a_driver_must_implement_raise_not_implemented() -> None:
-    driver = AbstractDriver()
-    for method in (
-        driver.get_name,
-        driver.get_type,
-        driver.get_version,
-        driver.get_configuration_schema,
-    ):
-        with pytest.raises(NotImplementedError):
-            method()
-    with pytest.raises(NotImplementedError):
-        driver.handle(make_mutation())
+def test_a_driver_missing_required_methods_cannot_be_instantiated_and_is_told_which() -> None:
+    class Incomplete(AbstractDriver):
+        def get_name(self) -> str:
+            return "Incomplete"
+
+    with pytest.raises(TypeError) as caught:
+        Incomplete()  # type: ignore[abstract]
+    message = str(caught.value)
+    assert message.startswith("Incomplete cannot be instantiated")
+    for method in ("get_type()", "get_version()", "handle()", "get_configuration_schema()"):
+        assert method in message
+    assert "get_name()" not in message
+    with pytest.raises(TypeError, match="AbstractDriver cannot be instantiated"):
+        AbstractDriver()  # type: ignore[abstract]
+
+
+def test_optional_methods_keep_their_defaults() -> None:
+    driver = SyncDriver()  # implements only the required methods
+    assert driver.get_description() == ""
+    assert driver.handle_batch(batch(1)) is None
+    assert not hasattr(driver, "open")
+    assert not hasattr(driver, "close")
+
+
+def test_the_default_handle_batch_follows_handle_through_subclasses() -> None:
+    class SyncAgain(AsyncDriver):
+        def handle(self, mutation: MutationData) -> None:  # type: ignore[override]
+            self.seen.append(mutation.entity_uuid)
+
+    assert is_async_driver(AsyncDriver())
+    driver = SyncAgain()
+    assert not is_async_driver(driver)
+    assert driver.handle_batch(batch(2)) is None
+    assert driver.seen == ["u0", "u1"]
 
 
 def test_supported_entity_types_can_be_narrowed_by_a_class_attribute() -> None:

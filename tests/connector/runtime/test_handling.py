@@ -12,12 +12,12 @@ from prometheus_client import CollectorRegistry
 from connector.codec.errors import CodecError
 from connector.config.policies import RetrySettings
 from connector.dead_letters.headers import DeadLetterContext, Header, Headers, header_value
+from connector.kafka.records import ConsumedRecord
 from connector.metrics import ConnectorMetrics
 from connector.redaction import Redactor
 from connector.runtime.decoding import RecordDecoder
 from connector.runtime.handling import WorkHandler
 from connector.runtime.invocation import DriverInvoker
-from connector.runtime.records import ConsumedRecord
 from connector.runtime.runner import ordering_key
 from connector.runtime.scheduling import KeyScheduler
 from contracts import (

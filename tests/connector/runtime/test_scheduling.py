@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.runtime.records import ConsumedRecord
+from connector.kafka.records import ConsumedRecord
 from connector.runtime.runner import ordering_key
 from connector.runtime.scheduling import KeyScheduler, RetryGroup, Work
 
