@@ -1,20 +1,38 @@
-"""Keep secrets out of logs, dead-letter headers and error messages.
+"""Keep secrets out of logs, dead-letter headers and error messages: the one `Redactor`.
 
-A `Redactor` knows the secret values of an integration's configuration (tokens, passwords)
-and replaces every occurrence with ``***`` — also their URL-encoded, JSON-escaped and
-``repr``-escaped forms, as they appear in URLs, request bodies and exception reprs.
-Values shorter than `MIN_SECRET_LENGTH` are ignored: replacing "1" or "on" everywhere would
-mangle every message without protecting anything worth protecting.
+A `Redactor` knows the secret values of the configuration (`contracts.secrecy` says which
+values are secret; `ConnectorSettings.secrets()` collects them) and replaces every
+occurrence in free text — messages, stack traces — with ``***``, also in the forms a value
+takes on its way into a message:
+
+- percent-encoded, whatever characters the encoder kept (``quote(s)`` keeps ``/``,
+  ``quote(s, safe="")`` does not, ``quote_plus`` turns spaces into ``+``; hex in either case);
+- JSON-escaped (``\\"``, ``\\u00e4``), ``repr``/``ascii`` of the text, and ``repr`` of its
+  UTF-8 bytes (``b'p\\xc3\\xa4ss'``);
+- base64 (standard and URL-safe) of any text containing it, e.g. ``Authorization: Basic``
+  with ``user:password``: the aligned middle of the encoding is masked, so secrets of at
+  least 8 bytes are covered at every offset (a character or two at each edge may remain).
+
+Not covered: double encodings, hex, hashes, other character sets (UTF-16), parts of a
+secret, secrets split across records, and values the configuration does not hold (tokens a
+driver obtains at run time).
+
+Secrets shorter than `MIN_SECRET_LENGTH` are not redacted: masking "000" everywhere would
+mangle uuids and offsets without protecting anything. They are listed in `unredacted` so the
+runtime can warn about each at start-up.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import traceback
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
+from typing import Any
+
+from contracts.secrecy import FoundSecret
 
 __all__ = [
     "MASK",
@@ -27,9 +45,11 @@ __all__ = [
 ]
 
 MASK = "***"
-MIN_SECRET_LENGTH = 3
+MIN_SECRET_LENGTH = 6
+_MIN_BASE64_BYTES = 6  # an 8-character core: rare enough by chance not to mask anything else
 _MAX_MESSAGE_BYTES = 4096
 _MAX_STACK_BYTES = 8192
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 def qualified_name(cls: type) -> str:
@@ -59,36 +79,95 @@ def bounded_head(text: str, max_bytes: int, *, marker: str = "…[truncated]") -
     return data[:room].decode("utf-8", errors="ignore") + marker
 
 
-def _variants(secret: str) -> set[str]:
-    return {
-        secret,
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
+def _hex_any_case(byte: int) -> str:
+    return "%" + "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in f"{byte:02X}")
+
+
+def _percent_pattern(secret: str) -> str:
+    """Matches `secret` with any of its characters percent-encoded (or ``+`` for a space)."""
+    parts = []
+    for char in secret:
+        if char in _UNRESERVED:
+            parts.append(re.escape(char))
+            continue
+        forms = [re.escape(char), "".join(_hex_any_case(b) for b in char.encode("utf-8"))]
+        if char == " ":
+            forms.append(r"\+")
+        parts.append(f"(?:{'|'.join(forms)})")
+    return "".join(parts)
+
+
+def _base64_cores(secret: str) -> set[str]:
+    """The parts of a base64 encoding that are the same wherever `secret` sits in the text."""
+    data = secret.encode("utf-8")
+    cores: set[str] = set()
+    for skip in range(3):  # the secret starts at offset 0, 1 or 2 of a 3-byte group
+        aligned = data[skip:]
+        usable = len(aligned) // 3 * 3
+        if usable >= _MIN_BASE64_BYTES:
+            core = base64.b64encode(aligned[:usable]).decode("ascii")
+            cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
+
+
+def _patterns(secret: str) -> list[str]:
+    literal = {
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
         repr(secret)[1:-1],
-    }
+        ascii(secret)[1:-1],
+        repr(secret.encode("utf-8"))[2:-1],
+        *_base64_cores(secret),
+    } - {secret}
+    ordered = sorted(literal, key=lambda s: (-len(s), s))
+    return [_percent_pattern(secret), *map(re.escape, ordered)]
 
 
 class Redactor:
-    """Replaces known secret values in text with ``***``."""
+    """Replaces known secret values (and their encoded forms) in text with ``***``.
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        forms = {
-            form
-            for secret in secrets
-            if isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH
-            for form in _variants(secret)
-        }
+    Built once per process from the configuration's secrets; give it `FoundSecret`s (or plain
+    strings) — those too short to redact safely are skipped and named in `unredacted`.
+    """
+
+    def __init__(self, secrets: Iterable[str | FoundSecret] = ()) -> None:
+        values: set[str] = set()
+        short: dict[str, None] = {}
+        for secret in secrets:
+            value = secret.value if isinstance(secret, FoundSecret) else secret
+            if not isinstance(value, str) or not value:
+                continue
+            if len(value) >= MIN_SECRET_LENGTH:
+                values.add(value)
+            else:
+                short[secret.where if isinstance(secret, FoundSecret) else "a secret"] = None
+        self.unredacted: tuple[str, ...] = tuple(short)
+        """Where the secrets too short to redact were found (never their values)."""
         # Longest first, so a secret containing another is masked whole.
-        ordered = sorted(forms, key=lambda s: (-len(s), s))
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        patterns = [
+            p for value in sorted(values, key=lambda s: (-len(s), s)) for p in _patterns(value)
+        ]
+        self._pattern = re.compile("|".join(patterns)) if patterns else None
 
     def __bool__(self) -> bool:
         return self._pattern is not None
 
     def redact(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+    def redact_value(self, value: Any) -> Any:
+        """`value` with every string inside it redacted (dicts, lists, tuples: copies)."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact_value(key): self.redact_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.redact_value(item) for item in value]
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return self.redact(str(value))
 
     def redact_exception(
         self,
@@ -106,14 +185,16 @@ class Redactor:
         return qualified_name(type(exc)), message, bounded_tail(self.redact(stack), max_stack_bytes)
 
 
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 class RedactingFilter(logging.Filter):
-    """Redacts a log record's message, arguments, exception text, stack and `extra` strings.
+    """Redacts a log record's message, arguments, exception text, stack and `extra` values.
 
     Attach it to handlers (filters on a logger don't see records propagated from children).
-    The message is formatted once here, so formatters see the redacted text and no args.
+    The message is formatted once here, so formatters see the redacted text and no args; the
+    exception is formatted here too (`exc_text`, `exc_info` cleared). `extra` values that are
+    not strings (dicts, lists, objects) are replaced by redacted copies.
     """
 
     def __init__(self, redactor: Redactor) -> None:
@@ -122,8 +203,8 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         r = self.redactor
-        if not r:
-            return True
+        if getattr(record, "_iec_redacted", False):
+            return True  # several handlers share one record
         record.msg = r.redact(record.getMessage())
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
@@ -136,6 +217,7 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = r.redact(record.stack_info)
         for name, value in list(vars(record).items()):
-            if name not in _STANDARD_ATTRS and isinstance(value, str):
-                setattr(record, name, r.redact(value))
+            if name not in _STANDARD_ATTRS and not name.startswith("_"):
+                setattr(record, name, r.redact_value(value))
+        record._iec_redacted = True
         return True

@@ -12,8 +12,8 @@ configuration the same way. Deliberate differences from Laravel, all documented 
 * Values come out typed: ``integer`` yields `int` (``"42"`` → 42), ``numeric`` `int`/`float`,
   ``boolean`` `bool` (which also accepts the text ``"true"``/``"false"`` in any case, as
   ``${ENV_VAR}`` substitution produces, where Laravel takes only ``"1"``/``"0"``); a blank
-  string in a field without ``string`` becomes None (Laravel's
-  ConvertEmptyStringsToNull). Fields whose name looks secret come out as `SecretStr`.
+  string in a field without ``string`` becomes None (Laravel's ConvertEmptyStringsToNull).
+  Fields whose name is secret (`contracts.secrecy.is_secret_name`) come out as `SecretStr`.
 * Dotted keys (``"credentials.user"``) become nested models; ``*`` wildcards are not supported.
   A regex containing ``|`` needs the list form (``["required", "regex:/a|b/"]``), as in Laravel.
 
@@ -49,6 +49,7 @@ from pydantic_core import Url as _CoreUrl
 from contracts._payload import thaw
 from contracts.errors import ConfigurationError
 from contracts.rule_configuration import RuleConfiguration, attribute_names
+from contracts.secrecy import is_secret_name
 
 __all__ = [
     "SUPPORTED_RULES",
@@ -56,7 +57,6 @@ __all__ = [
     "RuleSchema",
     "RuleSchemaError",
     "build_model",
-    "looks_secret",
     "rule_info",
 ]
 
@@ -90,18 +90,6 @@ _SCALAR_RULES = frozenset(
     {"string", "integer", "numeric", "boolean", "url", "email", "uuid", "regex", "not_regex"}
     | {"starts_with", "ends_with", "alpha", "alpha_num", "alpha_dash"}
 )
-
-_SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "credential", "private")
-
-
-def looks_secret(name: str) -> bool:
-    """Whether a configuration key names a secret (password, token, api_key, *key, ...)."""
-    lowered = name.lower()
-    return (
-        any(word in lowered for word in _SECRET_WORDS)
-        or lowered.endswith("key")
-        or lowered == "authorization"
-    )
 
 
 class RuleSchemaError(ConfigurationError, TypeError):
@@ -209,7 +197,7 @@ def _parse(schema: RuleSchema) -> _Node:
             child = node.children.get(seg)
             if child is None:
                 child = node.children[seg] = _Node(path=path, key=seg)
-            child.secret = child.secret or node.secret or looks_secret(seg)
+            child.secret = child.secret or node.secret or is_secret_name(seg)
             node = child
         node.rules = [_parse_rule(key, r.strip()) for r in _split_rules(key, ruleset) if r.strip()]
         _check_params(node)

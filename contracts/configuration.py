@@ -7,10 +7,12 @@ differences from Laravel; notably, unknown keys are rejected with rule ``unknown
 
 Whatever the schema, a failed validation raises `ConfigValidationError` with one
 `ConfigProblem(path, rule, message)` per failing field; no message ever contains a value.
-Secrets: `SecretStr`/`SecretBytes` fields of a model, and rule-dict fields whose name looks
-secret (password, secret, token, api_key, ...key, credential, private), which come out as
-`SecretStr`. `secret_values()` lists their values so the runtime can redact them from logs
-and dead-letter headers.
+Secrets are defined once, in `contracts.secrecy`: `SecretStr`/`SecretBytes` fields, fields
+whose name is secret (`is_secret_name`: password, token, api_key, access_key, db_pass, ...;
+rule-dict fields of that name come out as `SecretStr`, model fields keep their type) and
+everything below them, and credentials embedded in URLs/DSNs. `secret_fields()` names them,
+`secret_values()` lists their values so the runtime can redact them from logs and
+dead-letter headers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from contracts._rules import RuleSchema, RuleSchemaError, build_model, rule_info
 from contracts.driver import ConfigurationSchema
 from contracts.errors import ConfigProblem, ConfigValidationError
+from contracts.secrecy import find_secrets, is_secret_name
 
 __all__ = [
     "RuleSchemaError",
@@ -111,10 +114,9 @@ def secret_fields(schema: ConfigurationSchema) -> frozenset[str]:
 
 def secret_values(validated: BaseModel) -> list[str]:
     """The non-empty secret values of a validated configuration, longest first (for redaction)."""
-    found: set[str] = set()
     info = rule_info(type(validated))
-    _collect_secrets(validated, "", info.secret_paths if info else frozenset(), found)
-    return sorted(found, key=lambda s: (-len(s), s))
+    found = find_secrets(validated, paths=info.secret_paths if info else ())
+    return sorted({secret.value for secret in found}, key=lambda s: (-len(s), s))
 
 
 # -- internals ------------------------------------------------------------------------------
@@ -126,9 +128,7 @@ def _problems(
     info = rule_info(model)
     secret_paths = info.secret_paths if info else _model_secret_paths(model, "")
     secrets = sorted(
-        {s for path in secret_paths for s in _strings(_lookup(data, path)) if s},
-        key=len,
-        reverse=True,
+        {s.value for s in find_secrets(data, paths=secret_paths)}, key=len, reverse=True
     )
     problems = []
     for err in exc.errors(include_url=False, include_context=False):
@@ -163,34 +163,6 @@ def _redact(message: str, value: Any, secrets: list[str], kind: str, secret_fiel
     return message
 
 
-def _lookup(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, Mapping) or part not in data:
-            return None
-        data = data[part]
-    return data
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, SecretStr):
-        yield value.get_secret_value()
-    elif isinstance(value, SecretBytes):
-        yield value.get_secret_value().decode("utf-8", "replace")
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield str(value)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _strings(getattr(value, name))
-
-
 def _is_secret_type(annotation: Any) -> bool:
     if annotation in (SecretStr, SecretBytes):
         return True
@@ -208,31 +180,20 @@ def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
 
 
 def _model_secret_paths(
-    model: type[BaseModel], prefix: str, seen: frozenset[type] = frozenset()
+    model: type[BaseModel],
+    prefix: str,
+    seen: frozenset[type] = frozenset(),
+    inherited: bool = False,
 ) -> set[str]:
+    """Paths of secret-typed or secret-named fields and of everything below them."""
     paths: set[str] = set()
     for name, info in model.model_fields.items():
-        path = f"{prefix}{info.alias or name}"
-        if _is_secret_type(info.annotation):
+        key = info.alias or name
+        path = f"{prefix}{key}"
+        secret = inherited or is_secret_name(key) or _is_secret_type(info.annotation)
+        if secret:
             paths.add(path)
         for nested in _nested_models(info.annotation):
             if nested not in seen:
-                paths |= _model_secret_paths(nested, f"{path}.", seen | {model})
+                paths |= _model_secret_paths(nested, f"{path}.", seen | {model}, secret)
     return paths
-
-
-def _collect_secrets(value: Any, path: str, secret_paths: frozenset[str], found: set[str]) -> None:
-    if isinstance(value, SecretStr | SecretBytes) or (path in secret_paths and value is not None):
-        found.update(s for s in _strings(value) if s)
-    elif isinstance(value, BaseModel):
-        for name, info in type(value).model_fields.items():
-            key = info.alias or name
-            _collect_secrets(
-                getattr(value, name), f"{path}.{key}" if path else key, secret_paths, found
-            )
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            _collect_secrets(item, path, frozenset(), found)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _collect_secrets(item, path, frozenset(), found)

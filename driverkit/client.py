@@ -36,7 +36,7 @@ from contracts import (
     TransientError,
     current_deadline,
 )
-from contracts._rules import looks_secret
+from contracts.secrecy import is_secret_name
 from driverkit.errors import AuthenticationError
 from driverkit.excerpt import DEFAULT_EXCERPT_CHARS, body_excerpt
 from driverkit.retry_after import parse_retry_after
@@ -72,7 +72,7 @@ def _credential_values(headers: httpx.Headers) -> list[str]:
     return [
         value
         for name, value in headers.items()
-        if name.lower() in _CREDENTIAL_HEADERS or looks_secret(name)
+        if name.lower() in _CREDENTIAL_HEADERS or is_secret_name(name)
     ] + [
         # "Bearer abc" / "Basic abc": the credential alone, too
         value.split(" ", 1)[1]

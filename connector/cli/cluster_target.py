@@ -21,7 +21,7 @@ from connector.cli.options import DEFAULT_BOOTSTRAP, Bootstrap, ConfigFile, Inte
 from connector.codec import MutationCodec
 from connector.codec.configured import configured_codec
 from connector.config import ConnectorSettings, IntegrationSettings, load_settings
-from connector.kafka_preflight import check_connection
+from connector.kafka.preflight import check_connection
 from connector.redaction import Redactor
 from connector.topics import TopicSettings
 from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
@@ -107,7 +107,7 @@ def resolve_target(
     # 3. integration
     chosen = _integration(settings, integration, config)
     # 4. cluster
-    redactor = Redactor(settings.secret_values())
+    redactor = Redactor(settings.secrets())
     client_config = settings.kafka.client_config()
     try:
         check_connection(client_config)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Annotated
 
 import typer
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.markup import escape
 
@@ -19,7 +19,8 @@ from connector.cli.config_cmd import (
 )
 from connector.cli.options import ConfigFile
 from connector.config import load_settings
-from connector.config.redaction import redact
+from connector.kafka import cluster_failure, new_admin
+from connector.redaction import Redactor
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
 from contracts import ConfigValidationError
 
@@ -60,15 +61,17 @@ def create(
     except ConfigValidationError as exc:
         raise exit_with_problems(exc.problems) from None
     console = Console(highlight=False, soft_wrap=True)
-    secrets = settings.secret_values()
+    redactor = Redactor(settings.secrets())
     try:
         with console.status(
             f"checking {len(plan.topics)} topics on {settings.kafka.bootstrap_servers}"
         ):
-            admin = AdminClient(dict(settings.kafka.client_config()))
+            admin = new_admin(
+                settings.kafka.client_config(), logger=logging.getLogger("iec.cli.kafka")
+            )
             results = apply_plan(admin, plan, dry_run=dry_run, timeout_s=timeout)
     except KafkaException as exc:
-        typer.echo(redact(f"error: cannot reach the cluster: {exc}", secrets), err=True)
+        typer.echo(redactor.redact(f"error: {cluster_failure(exc)}"), err=True)
         raise typer.Exit(EXIT_KAFKA_FAILED) from None
     # One line per topic rather than a table: names stay whole for copying at any width.
     for result in results:
@@ -79,7 +82,7 @@ def create(
             f"(partitions {spec.partitions}, replicas {spec.replication_factor})"
         )
         if result.detail and result.ok:
-            line += f": {escape(redact(result.detail, secrets))}"
+            line += f": {escape(redactor.redact(result.detail))}"
         console.print(line)
     counts = Counter(result.status.value for result in results)
     console.print(
@@ -90,7 +93,7 @@ def create(
     for result in results:
         if not result.ok:
             typer.echo(
-                redact(f"{result.spec.name}: {result.status.value}: {result.detail}", secrets),
+                redactor.redact(f"{result.spec.name}: {result.status.value}: {result.detail}"),
                 err=True,
             )
     if any(result.status == TopicStatus.MISMATCH for result in results):

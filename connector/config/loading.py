@@ -23,9 +23,10 @@ from pydantic_settings import SettingsError
 
 from connector.config.interpolation import interpolate
 from connector.config.problems import problems_from_validation_error
-from connector.config.redaction import is_secret_key, redact, secret_values_in
 from connector.config.settings import ConnectorSettings
+from connector.redaction import Redactor
 from contracts import ConfigProblem, ConfigValidationError
+from contracts.secrecy import FoundSecret, find_secrets
 
 __all__ = [
     "CONFIG_PATH_ENV",
@@ -137,7 +138,7 @@ def settings_from_mapping(data: Mapping[Any, Any]) -> ConnectorSettings:
     ]
     if problems:
         raise ConfigValidationError(problems)
-    secrets = secret_values_in(data) + _environment_secrets()
+    secrets = find_secrets(data) + _environment_secrets()
     try:
         return ConnectorSettings(**data)
     except ValidationError as exc:
@@ -147,13 +148,13 @@ def settings_from_mapping(data: Mapping[Any, Any]) -> ConnectorSettings:
     except SettingsError as exc:
         # pydantic-settings names the field and the source, not the value.
         raise ConfigValidationError(
-            [ConfigProblem("<environment>", "env_parse", redact(str(exc), secrets))]
+            [ConfigProblem("<environment>", "env_parse", Redactor(secrets).redact(str(exc)))]
         ) from None
 
 
-def _environment_secrets() -> list[str]:
-    return [
-        value
-        for name, value in os.environ.items()
-        if name.upper().startswith(ENV_PREFIX) and is_secret_key(name) and value
-    ]
+def _environment_secrets() -> list[FoundSecret]:
+    """Secrets among the ``IEC_*`` overrides (secret names, URL credentials)."""
+    ours = {
+        name: value for name, value in os.environ.items() if name.upper().startswith(ENV_PREFIX)
+    }
+    return find_secrets(ours)

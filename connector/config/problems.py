@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from connector.config.interpolation import join_path
-from connector.config.redaction import redact
+from connector.redaction import Redactor
 from contracts import ConfigProblem
+from contracts.secrecy import FoundSecret
 
 __all__ = ["format_loc", "normalize_path", "problems_from_validation_error"]
 
@@ -45,10 +46,10 @@ def problems_from_validation_error(
     *,
     root: type[BaseModel] | None = None,
     prefix: str = "",
-    secrets: Iterable[str] = (),
+    secrets: Iterable[str | FoundSecret] = (),
 ) -> list[ConfigProblem]:
     """One problem per error; unknown keys get a did-you-mean hint from `root`'s fields."""
-    secrets = list(secrets)
+    redactor = Redactor(secrets)
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = tuple(error["loc"])
@@ -68,7 +69,7 @@ def problems_from_validation_error(
             rule, message = "unknown", _unknown_key_message(root, loc)
         if prefix:
             path = join_path(prefix, path) if path else prefix
-        problems.append(ConfigProblem(path or "<root>", rule, redact(message, secrets)))
+        problems.append(ConfigProblem(path or "<root>", rule, redactor.redact(message)))
     return problems
 
 

@@ -9,6 +9,7 @@ file's values (passed to the model as init values), then the defaults here. Secr
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -28,8 +29,8 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.config.policies import BatchSettings, RetrySettings
-from connector.config.redaction import secret_values_in
 from connector.topics import TopicSettings
+from contracts.secrecy import FoundSecret, find_secrets
 
 __all__ = [
     "RESERVED_KAFKA_PROPERTIES",
@@ -210,11 +211,6 @@ class KafkaSettings(BaseModel):
         config.update(self.extra)
         return config
 
-    def secret_values(self) -> list[str]:
-        """The secret values in this section, for redacting logs and messages."""
-        values = [_reveal(self.sasl_password), _reveal(self.ssl_key_password)]
-        return [v for v in values if v] + secret_values_in(self.extra)
-
 
 class SchemaRegistrySettings(BaseModel):
     """The optional `schema_registry` section; without it, mutations use single-object Avro."""
@@ -265,12 +261,6 @@ class SchemaRegistrySettings(BaseModel):
         if self.ssl_ca_location is not None:
             config["ssl.ca.location"] = self.ssl_ca_location
         return config
-
-    def secret_values(self) -> list[str]:
-        """The password, and any password embedded in the URL (``https://user:pw@host``)."""
-        values = [_reveal(self.basic_auth_password)]
-        values += [urlsplit(part.strip()).password for part in self.url.split(",")]
-        return [v for v in values if v]
 
 
 class MetricsSettings(BaseModel):
@@ -395,14 +385,19 @@ class ConnectorSettings(BaseSettings):
     def enabled_integrations(self) -> list[IntegrationSettings]:
         return [integration for integration in self.integrations if integration.enabled]
 
+    def secrets(self, driver_configs: Mapping[str, BaseModel] | None = None) -> list[FoundSecret]:
+        """Every secret of the configuration and of the validated driver configurations (by
+        integration uuid), as `contracts.secrecy` defines them: typed and secret-named fields,
+        secret-named keys of `kafka.extra` and driver configs, URL/DSN credentials anywhere."""
+        found = find_secrets(self)
+        index = {integration.uuid: i for i, integration in enumerate(self.integrations)}
+        for uuid, config in (driver_configs or {}).items():
+            found += find_secrets(config, where=f"integrations[{index.get(uuid, uuid)}].config")
+        return found
+
     def secret_values(self) -> list[str]:
-        """Every secret value of the configuration (Kafka, registry, driver configs)."""
-        values = self.kafka.secret_values()
-        if self.schema_registry is not None:
-            values += self.schema_registry.secret_values()
-        for integration in self.integrations:
-            values += secret_values_in(integration.config)
-        return values
+        """The values of `secrets()`, for messages that must not echo them."""
+        return [secret.value for secret in self.secrets()]
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

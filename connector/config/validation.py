@@ -9,9 +9,9 @@ from pydantic import BaseModel
 from connector.config.interpolation import join_path
 from connector.config.loading import load_settings
 from connector.config.problems import normalize_path
-from connector.config.redaction import redact, secret_values_in
 from connector.config.settings import ConnectorSettings
 from connector.driver_registry import DriverLoadError, DriverRegistry
+from connector.redaction import Redactor
 from contracts import (
     ConfigProblem,
     ConfigurationError,
@@ -33,7 +33,7 @@ def check_integrations(
     """
     configs: dict[str, BaseModel] = {}
     problems: list[ConfigProblem] = []
-    secrets = settings.secret_values()
+    redactor = Redactor(settings.secrets())  # driver configs included, raw
     for index, integration in enumerate(settings.integrations):
         if not integration.enabled:
             continue
@@ -53,8 +53,8 @@ def check_integrations(
                 ConfigProblem(
                     f"{at}.driver",
                     "driver_schema",
-                    redact(
-                        f"driver failed to give its schema: {type(exc).__name__}: {exc}", secrets
+                    redactor.redact(
+                        f"driver failed to give its schema: {type(exc).__name__}: {exc}"
                     ),
                 )
             )
@@ -62,15 +62,14 @@ def check_integrations(
         try:
             configs[integration.uuid] = validate_configuration(schema, integration.config)
         except ConfigValidationError as exc:
-            own = secrets + secret_values_in(integration.config)
             for problem in exc.problems:
                 path = f"{at}.config"
                 if problem.path != "<root>":
                     path = f"{path}{_relative(problem.path)}"
-                problems.append(ConfigProblem(path, problem.rule, redact(problem.message, own)))
+                problems.append(ConfigProblem(path, problem.rule, redactor.redact(problem.message)))
         except ConfigurationError as exc:  # the driver's own schema is broken (RuleSchemaError)
             problems.append(
-                ConfigProblem(f"{at}.driver", "driver_schema", redact(str(exc), secrets))
+                ConfigProblem(f"{at}.driver", "driver_schema", redactor.redact(str(exc)))
             )
         supported = set(info.supported_entity_types)
         for position, entity_type in enumerate(integration.entity_types or ()):

@@ -2,7 +2,8 @@
 
 A dead letter keeps the original key, value, headers and timestamp and adds UTF-8 string
 headers in the `iec.dlt.` namespace, modelled on Kafka Connect's ``__connect.errors.*`` and
-Spring's ``kafka_dlt-*``. Every text value passes through the integration's `Redactor`.
+Spring's ``kafka_dlt-*``. The free text (exception message and stack trace) passes through
+the integration's `Redactor`; identifiers, offsets, topics and timestamps never do.
 Pure: no I/O.
 """
 
@@ -16,8 +17,8 @@ from enum import StrEnum
 from connector.codec.errors import CodecError
 from connector.failures.classification import FailureKind, classify
 from connector.failures.retry import RetriesExhaustedError
+from connector.kafka.records import ConsumedRecord
 from connector.redaction import Redactor, qualified_name
-from connector.runtime.records import ConsumedRecord
 
 __all__ = [
     "DLT_PREFIX",
@@ -163,7 +164,7 @@ def dead_letter_headers(
     1. Unwrap a `RetriesExhaustedError` to report its cause, kind `transient`.
     2. Drop previous `iec.dlt.*` headers (a replayed record failing again) from the
        original headers, keep the others in their order, carry the replay count over.
-    3. Append the context headers, text redacted and bounded.
+    3. Append the context headers, free text redacted and bounded.
     """
     # 1. the error that is reported
     error, attempts, kind = failure.error, failure.attempts, failure.kind
@@ -206,10 +207,10 @@ def dead_letter_headers(
         (Header.CODEC_REASON, _codec_reason(error)),
         (Header.PRIOR_REPLAYS, str(replays)),
     ]
+    # Only the free text (message, stack) was redacted above: identifiers, offsets, topics
+    # and timestamps stay exactly as they are, or a short secret could rewrite a uuid.
     return original + [
-        (name.value, redactor.redact(value).encode("utf-8"))
-        for name, value in context_headers
-        if value is not None
+        (name.value, value.encode("utf-8")) for name, value in context_headers if value is not None
     ]
 
 

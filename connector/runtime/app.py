@@ -2,14 +2,16 @@
 
 Start protocol:
 
-1. Create the topics the integrations need if they are missing; refuse to start when an
-   existing one is declared differently (e.g. a mapping topic that is not compacted).
+1. Check that the topics the integrations need exist (create the missing ones only with
+   `topics.create_missing`); refuse to start when one is missing or declared differently
+   (e.g. a mapping topic that is not compacted).
 2. Per integration: instantiate the driver and bind what the seed's lifecycle gives it
    (one `contracts.DriverBinding`: integration data, config, a logger named for the
    integration, the mapping store, context).
 3. Restore every mapping store (in parallel) and bind it to its driver: no mutation is
    consumed before the mappings are complete. `/readyz` stays false until then.
-4. Call the drivers' `open()` hooks.
+4. Call the drivers' `open()` hooks (a failure: `StartupError`, or `ConfigurationError`
+   if the driver raised one). A failed start closes what it had built before raising.
 5. Start the runners; serve `/metrics`, `/healthz` and `/readyz`.
 
 Stop protocol (first SIGTERM/SIGINT): every runner stops fetching, lets its in-flight batch
@@ -40,24 +42,23 @@ from connector.dead_letters.headers import DeadLetterContext
 from connector.dead_letters.producer import DeadLetterProducer
 from connector.driver_registry import DriverRegistry
 from connector.health import HealthServer
-from connector.kafka_preflight import check_connection
+from connector.kafka.preflight import check_connection
 from connector.mapping_store import KafkaMappingStore
 from connector.metrics import METRICS, REGISTRY, ConnectorMetrics
-from connector.redaction import Redactor
+from connector.redaction import Redactor, qualified_name
 from connector.runtime.handling import BatchHandler
 from connector.runtime.runner import IntegrationRunner, RunnerSettings
-from connector.topic_admin import TopicStatus, apply_plan, plan_topics
+from connector.topic_admin import TopicStatus, apply_plan, check_plan, plan_topics
 from contracts import (
     ConfigurationError,
     DriverBinding,
     DriverContract,
     IntegrationContext,
     bind_driver,
-    secret_values,
     validate_configuration,
 )
 
-__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp"]
+__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp", "StartupError"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,6 +68,11 @@ _GAUGE_INTERVAL_S = 5.0
 _SYNC_TIMEOUT_S = 10.0
 
 log = logging.getLogger("iec.runtime")
+
+
+class StartupError(Exception):
+    """The start failed for a reason outside the configuration (a driver's `open()` could not
+    reach its downstream, ...): `iec-connector run` exits 1 with this one line."""
 
 
 @dataclass(slots=True)
@@ -96,7 +102,7 @@ class ConnectorApp:
         self.registry = registry
         self.driver_configs = driver_configs
         self.metrics = metrics
-        self.redactor = Redactor(all_secret_values(settings, driver_configs))
+        self.redactor = Redactor(settings.secrets(driver_configs))
         self._install_signals = install_signal_handlers
         self._integrations: list[_Integration] = []
         self._stop = asyncio.Event()
@@ -113,7 +119,11 @@ class ConnectorApp:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         try:
-            await self._start()
+            try:
+                await self._start()
+            except BaseException:
+                await self._close_after_failed_start()
+                raise
             self.started.set()
             tasks = [i.task for i in self._integrations if i.task is not None]
             stop = asyncio.create_task(self._stop.wait())
@@ -182,7 +192,13 @@ class ConnectorApp:
         for integration in settings.enabled_integrations():
             self._integrations.append(self._build(integration, client_config, codec))
         # 3. mapping restore, all integrations in parallel, before any mutation
-        await asyncio.gather(*(asyncio.to_thread(i.store.start, None) for i in self._integrations))
+        create = settings.topics.create_missing
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(i.store.start, None, create_topic=create)
+                for i in self._integrations
+            )
+        )
         for i in self._integrations:
             await asyncio.to_thread(i.store.wait_ready, None)
             if i.store.restore_seconds is not None:
@@ -195,9 +211,16 @@ class ConnectorApp:
                 i.store.count(),
                 i.store.restore_seconds or 0.0,
             )
-        # 4. open hooks
+        # 4. open hooks: a failure names the integration; ConfigurationError stays one
         for i in self._integrations:
-            await _call_hook(i.driver, "open")
+            try:
+                await _call_hook(i.driver, "open")
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{i.settings.name}: driver open(): {exc}") from exc
+            except Exception as exc:
+                raise StartupError(
+                    f"{i.settings.name}: driver open() failed: {qualified_name(type(exc))}: {exc}"
+                ) from exc
         # 5. runners and the health server
         _tune_garbage_collector()
         self._gauges = asyncio.create_task(self._refresh_gauges(), name="gauges")
@@ -228,7 +251,18 @@ class ConnectorApp:
         plan = plan_topics(self.settings, self.registry)
         admin_config: dict[str, Any] = {**client_config, "logger": logging.getLogger("iec.kafka")}
         admin = AdminClient(admin_config)
-        results = apply_plan(admin, plan)
+        if self.settings.topics.create_missing:
+            results = apply_plan(admin, plan)
+        else:
+            results = check_plan(admin, plan)
+        missing = [r.spec.name for r in results if r.status is TopicStatus.WOULD_CREATE]
+        if missing:
+            raise ConfigurationError(
+                f"missing topics: {', '.join(missing)} — create them with `iec-connector topics "
+                "create --config FILE` (as an admin principal), or set topics.create_missing: "
+                "true (the connector's principal then needs the Create ACL). A topic this "
+                "principal may not Describe looks missing too."
+            )
         refused = [r for r in results if not r.ok]
         for result in results:
             if result.status is TopicStatus.CREATED:
@@ -319,6 +353,17 @@ class ConnectorApp:
         return _Integration(integration, driver, store, dead_letters, handler, runner)
 
     # ------------------------------------------------------------------ stop ------------
+    async def _close_after_failed_start(self) -> None:
+        """Close what a start that failed half-way had built (best effort, never raises)."""
+        if self._gauges is not None:
+            self._gauges.cancel()
+        for i in self._integrations:
+            for close in (i.handler.close, i.dead_letters.close, i.store.close):
+                try:
+                    await asyncio.to_thread(close)
+                except Exception:
+                    log.debug("closing after a failed start", exc_info=True)
+
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
         if self._signals == 1:
@@ -351,17 +396,6 @@ class ConnectorApp:
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")
-
-
-def all_secret_values(
-    settings: ConnectorSettings, driver_configs: dict[str, BaseModel]
-) -> list[str]:
-    """Every secret to keep out of logs and dead letters: the configuration's own (Kafka,
-    registry, secret-looking keys) and what each driver's schema declares secret."""
-    values = list(settings.secret_values())
-    for config in driver_configs.values():
-        values += secret_values(config)
-    return values
 
 
 def _mapping_barrier(store: KafkaMappingStore, name: str) -> None:

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connector.runtime.records import ConsumedRecord
+from connector.kafka.records import ConsumedRecord
 
 __all__ = ["Batch", "BatchAssembler"]
 

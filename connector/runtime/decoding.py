@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connector.codec.errors import CodecError
-from connector.runtime.records import ConsumedRecord
+from connector.kafka.records import ConsumedRecord
 from contracts import MutationData
 
 __all__ = ["decode_record"]

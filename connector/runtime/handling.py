@@ -35,10 +35,10 @@ from connector.dead_letters.headers import (
 from connector.failures.classification import FailureKind
 from connector.failures.isolation import isolate
 from connector.failures.retry import RetryRunner, Succeeded, retry_observer
+from connector.kafka.records import ConsumedRecord
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.redaction import Redactor, bounded_head
 from connector.runtime.decoding import decode_record
-from connector.runtime.records import ConsumedRecord
 from contracts import (
     DriverContract,
     FatalError,

@@ -32,13 +32,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from connector.codec.errors import CodecError
 from connector.config.policies import BatchSettings
+from connector.kafka.records import ConsumedRecord
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.batching import Batch, BatchAssembler
 from connector.runtime.commit_tracker import CommitTracker, TopicPartitionKey
 from connector.runtime.decoding import decode_record
 from connector.runtime.handling import BatchHandler
 from connector.runtime.lag import lag_from_stats
-from connector.runtime.records import ConsumedRecord
 from contracts import MutationData, TransientError
 
 __all__ = ["IntegrationRunner", "RunnerSettings"]

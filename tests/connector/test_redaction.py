@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
-from urllib.parse import quote
+from base64 import b64encode, urlsafe_b64encode
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 from connector.redaction import MASK, RedactingFilter, Redactor, bounded_tail
+from contracts.secrecy import FoundSecret
 
 SECRET = "s3cr3t/T0ken+value"
 
@@ -40,10 +44,41 @@ def test_json_escaped_form_is_masked() -> None:
     assert out == '{"password": "***"}'
 
 
-def test_short_values_are_not_treated_as_secrets() -> None:
-    r = Redactor(["ab", "", "long-enough"])
-    assert r.redact("ab long-enough") == "ab ***"
+def test_short_values_are_not_redacted_but_named_for_a_warning() -> None:
+    r = Redactor([FoundSecret("kafka.sasl_password", "000"), "", "long-enough"])
+    uuid = "3f2b8c1e-5d4a-4e2f-9b7c-000a2b3c4d5e"
+    assert r.redact(f"{uuid} long-enough offset 1000") == f"{uuid} *** offset 1000"
+    assert r.unredacted == ("kafka.sasl_password",)
     assert not Redactor(["ab"])
+
+
+@pytest.mark.parametrize(
+    ("encode", "kept"),
+    [
+        # kept: characters of the encoded text left around the mask (quotes, prefixes, and
+        # for base64 the encoding of the non-secret prefix plus at most 2 edge characters)
+        pytest.param(lambda s: quote(s), 0, id="quote-keeping-slash"),
+        pytest.param(lambda s: quote(s, safe=""), 0, id="quote-nothing-safe"),
+        pytest.param(lambda s: quote_plus(s), 0, id="quote_plus"),
+        pytest.param(lambda s: quote(s, safe="").lower(), 0, id="lowercase-hex"),
+        pytest.param(lambda s: repr(s.encode()), 3, id="utf8-bytes-repr"),
+        pytest.param(lambda s: ascii(s), 2, id="ascii"),
+        pytest.param(lambda s: json.dumps(s), 2, id="json-ascii"),
+        pytest.param(lambda s: json.dumps({"k": s}, ensure_ascii=False), 9, id="json-utf8"),
+        pytest.param(lambda s: b64encode(f"shop:{s}".encode()).decode(), 8 + 4, id="basic"),
+        pytest.param(lambda s: b64encode(f"sh:{s}".encode()).decode(), 4 + 4, id="base64-at-3"),
+        pytest.param(lambda s: b64encode(f"s:{s}!".encode()).decode(), 4 + 4, id="base64-at-2"),
+        pytest.param(lambda s: b64encode(f"x{s}".encode()).decode(), 4 + 4, id="base64-at-1"),
+        pytest.param(lambda s: urlsafe_b64encode(s.encode()).decode(), 4, id="base64-urlsafe"),
+    ],
+)
+def test_encoded_forms_are_masked(encode: Callable[[str], str], kept: int) -> None:
+    secret = "pä ss/wörd+1 €"
+    out = Redactor([secret]).redact(f"error body: {encode(secret)} (end)")
+    assert out.startswith("error body: ")
+    assert out.endswith(" (end)")
+    assert MASK in out
+    assert len(out) - len("error body:  (end)") - len(MASK) <= kept, out
 
 
 def test_overlapping_secrets_are_masked_whole() -> None:

@@ -589,7 +589,13 @@ def test_pydantic_model_messages_have_the_input_redacted() -> None:
 
 
 def test_pydantic_model_secrets_are_its_secret_fields_and_never_echoed() -> None:
-    assert secret_fields(ShopConfig) == {"api_key", "credentials.password"}
+    # `credentials` is a secret name, so everything below it is secret, as in rule schemas.
+    assert secret_fields(ShopConfig) == {
+        "api_key",
+        "credentials",
+        "credentials.user",
+        "credentials.password",
+    }
     config = validate_configuration(
         ShopConfig,
         {
@@ -598,7 +604,7 @@ def test_pydantic_model_secrets_are_its_secret_fields_and_never_echoed() -> None
             "credentials": {"user": "u", "password": "pw-123"},
         },
     )
-    assert secret_values(config) == [SECRET, "pw-123"]
+    assert secret_values(config) == [SECRET, "pw-123", "u"]
     with pytest.raises(ConfigValidationError) as caught:
         validate_configuration(ShopConfig, {"base_url": "https://a.test", "api_key": "7chars!"})
     assert [(p.path, p.rule) for p in caught.value.problems] == [("api_key", "too_short")]

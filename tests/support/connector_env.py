@@ -288,6 +288,7 @@ def make_env(bootstrap: str, tmp: Path, create_topics: Callable[..., list[str]])
         retry_prefix=f"t{run}.retry",
         group_prefix=f"t{run}.group",
         partitions=3,
+        create_missing=True,  # the runtime creates what a test did not create itself
     )
     return ConnectorEnv(bootstrap, topics, tmp, create_topics)
 

@@ -14,8 +14,8 @@ from connector.dead_letters.headers import (
     dead_letter_headers,
 )
 from connector.failures import FailureKind, RetriesExhaustedError
+from connector.kafka.records import ConsumedRecord
 from connector.redaction import Redactor
-from connector.runtime.records import ConsumedRecord
 from contracts import MutationData, Operation
 
 SECRET = "tok-9f8e7d6c5b4a"
@@ -207,3 +207,26 @@ def test_the_parser_tolerates_foreign_or_broken_headers(
     assert dl.attempts is None
     assert dl.source is None
     assert dl.replay_count == 0
+
+
+def test_identifier_headers_are_never_redacted_only_free_text() -> None:
+    # A secret that happens to occur in the entity uuid, the topic and the integration name:
+    # the identifiers stay whole (they locate the record), the message is still masked.
+    secret = "6f1c0c8e"
+    entity = f"{secret}-1111-4000-8000-000000000002"
+    mutation = MutationData(entity_type="product", entity_uuid=entity, operation=Operation.UPDATED)
+    record = _record(mutation=mutation, topic=f"iec.mutations.{secret}", offset=6_100_000)
+    headers = dead_letter_headers(
+        record,
+        Failure(Stage.HANDLE, ValueError(f"refused key {secret}"), failed_at=FAILED_AT),
+        CONTEXT,
+        Redactor([secret]),
+    )
+    h = _as_dict(headers)
+    assert h[Header.ENTITY_UUID] == entity
+    assert h[Header.ORIGIN_TOPIC] == f"iec.mutations.{secret}"
+    assert h[Header.INTEGRATION_UUID] == CONTEXT.integration_uuid
+    assert h[Header.CONSUMER_GROUP] == CONTEXT.consumer_group
+    assert h[Header.FAILED_AT] == "2025-03-01T12:30:05.123+00:00"
+    assert h[Header.EXCEPTION_MESSAGE] == "refused key ***"
+    assert secret not in h[Header.EXCEPTION_STACKTRACE]

@@ -1,5 +1,5 @@
+from connector.kafka.records import ConsumedRecord
 from connector.runtime.batching import BatchAssembler
-from connector.runtime.records import ConsumedRecord
 
 
 def _record(entity_type: str, offset: int, size: int = 10, partition: int = 0) -> ConsumedRecord:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from connector.config.policies import RetrySettings
 from connector.dead_letters.headers import DeadLetterContext, Headers
+from connector.kafka.records import ConsumedRecord
 from connector.redaction import Redactor
 from connector.runtime.handling import BatchHandler
-from connector.runtime.records import ConsumedRecord
 from contracts import AbstractDriver, MutationData, TransientError
 
 

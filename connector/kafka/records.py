@@ -1,4 +1,5 @@
-"""`ConsumedRecord`: one Kafka record as the runtime carries it from poll to commit."""
+"""`ConsumedRecord`: one Kafka record as the runtime carries it from poll to commit (and, when
+it fails, to the dead-letter topic)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,152 @@
+"""One definition of a secret: names, typed fields, everything below them, URL credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from contracts import secret_fields, secret_values, validate_configuration
+from contracts.secrecy import embedded_credentials, find_secrets, is_secret_name
+
+# The union of what the rule-schema translator and the connector's redaction each called
+# secret before they shared one predicate (they disagreed on most of these).
+SECRET_KEYS = [
+    "sasl_password",
+    "ssl.key.password",
+    "ssl.key.pem",
+    "api_key",
+    "apiKey",
+    "api-key",
+    "apikey",
+    "client_secret",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.config",
+    "access_token",
+    "private-key",
+    "private_pem",
+    "basic.auth.user.info",
+    "db_pass",
+    "dbPass",
+    "ssh_key",
+    "access_key",
+    "signing_key",
+    "client_key",
+    "webhook_key",
+    "hmacKey",
+    "authorization",
+    "auth_header",
+    "credentials",
+    "passphrase",
+    "Pwd",
+]
+ORDINARY_KEYS = [
+    "base_url",
+    "author",
+    "compass",
+    "passthrough",
+    "passenger",
+    "bypass",
+    "linger.ms",
+    "key_field",
+    "keyword",
+    "username",
+    "ssl_key_location",
+    "ssl.certificate.location",
+    "dsn",
+    "url",
+]
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_secret_names(key: str) -> None:
+    assert is_secret_name(key)
+
+
+@pytest.mark.parametrize("key", ORDINARY_KEYS)
+def test_ordinary_names(key: str) -> None:
+    assert not is_secret_name(key)
+
+
+@pytest.mark.parametrize("key", [key for key in SECRET_KEYS if "." not in key])  # dots nest rules
+def test_rule_schemas_and_pydantic_models_agree_on_every_secret_name(key: str) -> None:
+    rules = {key: "required|string", "base_url": "required|string"}
+    model = type(
+        "DriverConfig",
+        (BaseModel,),
+        {
+            "__annotations__": {"value": str, "base_url": str},
+            "model_config": {"populate_by_name": True},
+            "value": _aliased(key),
+        },
+    )
+    data = {key: "v4lue-of-the-secret", "base_url": "https://shop.test"}
+
+    assert secret_fields(rules) == {key}
+    assert secret_fields(model) == {key}
+    assert secret_values(validate_configuration(rules, data)) == ["v4lue-of-the-secret"]
+    assert secret_values(validate_configuration(model, data)) == ["v4lue-of-the-secret"]
+
+
+def _aliased(key: str) -> Any:
+    from pydantic import Field
+
+    return Field(alias=key)
+
+
+def test_values_under_secret_keys_at_any_depth_and_typed_secrets() -> None:
+    data = {
+        "base_url": "https://x",
+        "auth": {"client_secret": "s1", "nested": [{"token": "t2"}], "user": "u"},
+        "credentials": {"user": "svc", "password": "pw"},
+        "api_key": 12345,
+        "typed": SecretStr("s3"),
+        "enabled": True,
+        "verify_token": False,
+    }
+
+    found = find_secrets(data)
+
+    assert sorted(s.value for s in found) == ["12345", "pw", "s1", "s3", "svc", "t2"]
+    assert {s.where for s in found} >= {"auth.client_secret", "auth.nested[0].token", "typed"}
+
+
+def test_declared_paths_are_secret_whatever_their_name() -> None:
+    found = find_secrets({"signing": {"hmac": "abcdef"}}, paths={"signing.hmac"})
+    assert [(s.where, s.value) for s in found] == [("signing.hmac", "abcdef")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://shop:Pg-s3cret@db:5432/shop", ["Pg-s3cret"]),
+        ("https://user:p%40ss%2Fw0rd@host/api", ["p%40ss%2Fw0rd", "p@ss/w0rd"]),
+        ("https://a:one@h1,https://b:two@h2", ["one", "two"]),
+        ("https://shop.test/api?access_token=abc123&page=2", ["abc123"]),
+        ("host=db user=shop password='a b c' dbname=shop", ["a b c"]),
+        ("Server=db;Uid=shop;Pwd={x;y};Database=shop", ["x;y"]),
+        ("https://shop.test/api?page=2&sort=name", []),
+        ("https://user@host/path", []),
+        ("just words = not a pair", []),
+    ],
+)
+def test_credentials_embedded_in_urls_and_dsns(text: str, expected: list[str]) -> None:
+    assert embedded_credentials(text) == expected
+
+
+def test_url_credentials_in_fields_with_ordinary_names_are_secrets() -> None:
+    class SqlConfig(BaseModel):
+        dsn: str
+        url: str
+
+    config = SqlConfig(dsn="postgresql://shop:Pg-s3cret@db/shop", url="https://u:Url-s3cret@h/")
+    assert secret_values(config) == ["Url-s3cret", "Pg-s3cret"]  # longest first
+    found = find_secrets({"integrations": [{"config": {"dsn": config.dsn}}]})
+    assert [(s.where, s.value) for s in found] == [("integrations[0].config.dsn", "Pg-s3cret")]
+
+
+def test_a_found_secret_never_shows_its_value() -> None:
+    (secret,) = find_secrets({"password": "hunter2-value"})
+    assert "hunter2" not in repr(secret)
+    assert "hunter2" not in str(secret)
