@@ -3,11 +3,18 @@
 `/healthz` answers 200 while every integration loop is alive and has turned within
 `stuck_after_s` (a loop stuck in a blocking call stops turning); `/readyz` answers 200 once
 every integration has restored its mappings and received its first assignment.
+
+Exposure: no authentication and no TLS, as usual for Prometheus targets. The bodies carry
+metric values, integration names and uuids, topic names and probe states, never
+configuration values or secrets. Bind it to one interface with `metrics.host` (e.g.
+``127.0.0.1`` behind a sidecar, or the pod IP) and restrict who can reach the port with a
+network policy. The `Server` header names no versions.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +28,14 @@ Probe = Callable[[], tuple[bool, dict[str, Any]]]
 """Returns (ok, details) — details are shown as JSON in the response body."""
 
 
+class _ServerV6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class HealthServer:
+    """Serves the three endpoints on `host:port` (`host` an IPv4 or IPv6 address, or a name;
+    ``0.0.0.0`` every IPv4 interface, ``::`` every interface; port 0 picks a free one)."""
+
     def __init__(
         self,
         host: str,
@@ -34,6 +48,11 @@ class HealthServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            server_version = "iec-connector"
+
+            def version_string(self) -> str:
+                return self.server_version  # not "BaseHTTP/0.6 Python/3.11.7"
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
@@ -59,7 +78,8 @@ class HealthServer:
         self.registry = registry
         self.liveness = liveness
         self.readiness = readiness
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        server_class = _ServerV6 if ":" in host else ThreadingHTTPServer
+        self._server = server_class((host, port), Handler)
         self._server.daemon_threads = True
         # A short poll interval: `close()` waits for the serving loop to notice the shutdown.
         self._thread = threading.Thread(

@@ -14,6 +14,8 @@ __all__ = ["METRICS", "REGISTRY", "ConnectorMetrics"]
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+# Acknowledgements (acks=all) take a millisecond or two on a healthy cluster.
+_ACK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -84,6 +86,20 @@ class ConnectorMetrics:
             ["integration"],
             registry=registry,
         )
+        self.dead_letter_write_seconds = Histogram(
+            f"{p}_dead_letter_write_duration_seconds",
+            "Time from producing dead letters to the broker's acknowledgement, per write call.",
+            ["integration"],
+            buckets=_ACK_BUCKETS,
+            registry=registry,
+        )
+        self.dead_letter_write_batch_size = Histogram(
+            f"{p}_dead_letter_write_batch_records",
+            "Dead letters written together (one wait for their acknowledgements).",
+            ["integration"],
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
         self.consumer_lag = Gauge(
             f"{p}_consumer_lag_records",
             "Records between the committed offset and the end.",
@@ -123,6 +139,65 @@ class ConnectorMetrics:
         self.mapping_restore_seconds = Gauge(
             f"{p}_mapping_restore_duration_seconds",
             "How long the last mapping restore took.",
+            ["integration"],
+            registry=registry,
+        )
+        self.records_skipped = Counter(
+            f"{p}_records_skipped",
+            "Records fetched again after a rebalance or restart that the previous owner had "
+            "finished already (named in the committed offset's metadata): not handled again.",
+            ["integration"],
+            registry=registry,
+        )
+        self.records_in_flight = Gauge(
+            f"{p}_records_in_flight",
+            "Records handed to the driver and not finished yet.",
+            ["integration"],
+            registry=registry,
+        )
+        self.records_buffered = Gauge(
+            f"{p}_records_buffered",
+            "Fetched records waiting for the driver (ready, behind their key, or parked for "
+            "a retry); fetching pauses when this reaches its bound.",
+            ["integration"],
+            registry=registry,
+        )
+        self.keys_waiting = Gauge(
+            f"{p}_keys_waiting",
+            "Entity keys parked for a retry after a transient failure (other keys go on).",
+            ["integration"],
+            registry=registry,
+        )
+        self.key_wait = Histogram(
+            f"{p}_key_wait_seconds",
+            "How long a key's oldest record waited before it was handed to the driver.",
+            ["integration"],
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.overdue_calls = Counter(
+            f"{p}_handle_overdue_calls",
+            "Sync driver calls that ran past the handle timeout (waited for, never overlapped).",
+            ["integration"],
+            registry=registry,
+        )
+        self.mapping_write_batch_size = Histogram(
+            f"{p}_mapping_write_batch_records",
+            "Mapping writes produced together and acknowledged with one wait.",
+            ["integration"],
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.mapping_write_seconds = Histogram(
+            f"{p}_mapping_write_duration_seconds",
+            "Time from producing a batch of mapping writes to the broker's acknowledgement.",
+            ["integration"],
+            buckets=_ACK_BUCKETS,
+            registry=registry,
+        )
+        self.mapping_write_failures = Counter(
+            f"{p}_mapping_write_failures",
+            "Mapping writes that failed (the caller got an error; the view is unchanged).",
             ["integration"],
             registry=registry,
         )

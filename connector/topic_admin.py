@@ -20,6 +20,7 @@ only when the replication factor allows a quorum, i.e. RF > 1):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +47,7 @@ __all__ = [
     "TopicSpec",
     "TopicStatus",
     "apply_plan",
+    "check_plan",
     "dead_letter_topic_config",
     "mapping_topic_config",
     "mutation_topic_config",
@@ -248,7 +250,8 @@ def apply_plan(
     """Create the missing topics of `plan` and check the existing ones; idempotent.
 
     1. List the cluster's topics.
-    2. Create the missing ones (dry run: only report them), all in one request.
+    2. Create the missing ones (dry run: only report them), all in one request, and wait
+       until each created one has its partition leaders (clients fail before that).
     3. Describe the configuration of those that existed (or appeared meanwhile) and compare
        it with the declared one: an enforced setting that differs is a `MISMATCH`, any other
        difference is reported as drift.
@@ -292,6 +295,14 @@ def apply_plan(
                     to_check.append(spec)  # another process created it meanwhile
                 else:
                     results[spec.name] = TopicResult(spec, TopicStatus.FAILED, _describe(exc))
+        # A created topic has no partition leader for a moment: a client using it at once
+        # would fail with NOT_LEADER_FOR_PARTITION (or LEADER_NOT_AVAILABLE).
+        created = [name for name, result in results.items() if result.status is TopicStatus.CREATED]
+        for name in _without_leaders(admin, created, timeout_s):
+            spec = results[name].spec
+            results[name] = TopicResult(
+                spec, TopicStatus.FAILED, f"created, but no partition leader after {timeout_s:g}s"
+            )
     # 3. Check the existing ones.
     late = [spec.name for spec in to_check if spec.name not in existing]
     if late:
@@ -312,6 +323,71 @@ def apply_plan(
             actual = {name: entry.value for name, entry in entries.items()}
             results[spec.name] = _compare(spec, actual, existing.get(spec.name))
     return [results[spec.name] for spec in plan.topics]
+
+
+def check_plan(
+    admin: AdminClient, plan: TopicPlan, *, timeout_s: float = 30.0
+) -> list[TopicResult]:
+    """Check that the topics of `plan` exist, without creating any and with as few rights as
+    possible: `WOULD_CREATE` for a missing topic (or one this principal may not Describe), and
+    for kinds with enforced settings (mappings, dead letters) their configuration as in
+    `apply_plan` (DescribeConfigs); others are only listed (Describe, which Read implies).
+    """
+    metadata: Any = admin.list_topics(timeout=timeout_s)
+    existing = {
+        name: len(topic.partitions)
+        for name, topic in metadata.topics.items()
+        if topic.error is None
+    }
+    results: dict[str, TopicResult] = {}
+    to_check = []
+    for spec in plan.topics:
+        if spec.name not in existing:
+            results[spec.name] = TopicResult(spec, TopicStatus.WOULD_CREATE)
+        elif spec.enforced:
+            to_check.append(spec)
+        else:
+            results[spec.name] = TopicResult(spec, TopicStatus.EXISTS)
+    if to_check:
+        described = admin.describe_configs(
+            [ConfigResource(ResourceType.TOPIC, spec.name) for spec in to_check],
+            request_timeout=timeout_s,
+        )
+        by_name = {resource.name: future for resource, future in described.items()}
+        for spec in to_check:
+            try:
+                entries = by_name[spec.name].result(timeout=timeout_s)
+            except KafkaException as exc:
+                results[spec.name] = TopicResult(spec, TopicStatus.FAILED, _describe(exc))
+                continue
+            actual = {name: entry.value for name, entry in entries.items()}
+            results[spec.name] = _compare(spec, actual, existing.get(spec.name))
+    return [results[spec.name] for spec in plan.topics]
+
+
+def _without_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> list[str]:
+    """Wait until every partition of `names` has a leader; the names still without one."""
+    waiting = set(names)
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        try:
+            metadata: Any = admin.list_topics(timeout=max(deadline - time.monotonic(), 0.1))
+        except KafkaException:
+            metadata = None
+        if metadata is not None:
+            for name in list(waiting):
+                topic = metadata.topics.get(name)
+                if (
+                    topic is not None
+                    and topic.error is None
+                    and topic.partitions
+                    and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+                ):
+                    waiting.discard(name)
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return sorted(waiting)
 
 
 def _partition_counts(admin: AdminClient, names: list[str], timeout_s: float) -> dict[str, int]:

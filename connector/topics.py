@@ -26,6 +26,10 @@ class TopicSettings(BaseModel):
     partitions: int = Field(6, ge=1)
     """Partitions of mutation topics created by `topics create` (per-key order needs only 1)."""
     replication_factor: int = Field(1, ge=1)
+    create_missing: bool = False
+    """Whether `run` creates the topics it needs when they are missing. Off by default, so the
+    runtime's principal needs no Create ACL: `iec-connector topics create` (an admin job)
+    creates them. Without it `run` refuses to start while a topic is missing."""
 
     @field_validator(
         "mutation_prefix", "mapping_prefix", "dead_letter_prefix", "retry_prefix", "group_prefix"

@@ -21,7 +21,7 @@ from connector.cli.options import DEFAULT_BOOTSTRAP, Bootstrap, ConfigFile, Inte
 from connector.codec import MutationCodec
 from connector.codec.configured import configured_codec
 from connector.config import ConnectorSettings, IntegrationSettings, load_settings
-from connector.kafka_preflight import check_connection
+from connector.kafka.preflight import check_connection
 from connector.redaction import Redactor
 from connector.topics import TopicSettings
 from contracts import ConfigProblem, ConfigurationError, ConfigValidationError

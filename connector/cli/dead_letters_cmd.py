@@ -29,6 +29,7 @@ from connector.codec import CodecError, SchemaRegistryUnavailableError
 from connector.dead_letters.headers import DLT_PREFIX, DeadLetter
 from connector.dead_letters.replay import ReplayTargets, read_dead_letters, replay
 from connector.dead_letters.replay_plan import ReplayFilter
+from connector.kafka import cluster_failure
 from contracts import ConfigurationError
 
 __all__ = ["EXIT_KAFKA_FAILED", "EXIT_NOT_FOUND", "app"]
@@ -162,7 +163,7 @@ def _kafka_errors(target: ClusterTarget) -> Iterator[None]:
     try:
         yield
     except (KafkaException, TimeoutError, BufferError) as exc:
-        typer.echo(target.redactor.redact(f"error: Kafka: {exc}"), err=True)
+        typer.echo(target.redactor.redact(f"error: {cluster_failure(exc)}"), err=True)
         raise typer.Exit(EXIT_KAFKA_FAILED) from None
 
 

@@ -28,11 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -63,6 +62,7 @@ from connector.demo import (
 )
 from connector.demo.targets import DEMO_TARGETS, DemoOptions, DemoTarget, demo_target
 from connector.driver_registry import DriverRegistry
+from connector.kafka import new_admin
 from connector.local_kafka.probe import parse_bootstrap
 from connector.publisher import PublishError
 from connector.redaction import RedactingFilter, Redactor
@@ -198,8 +198,7 @@ def _run_with_target(
     )
     client_config = plan.settings.kafka.client_config()
     # librdkafka logs through Python logging (else it prints to stderr at exit).
-    admin_config: dict[str, Any] = {**client_config, "logger": logging.getLogger("iec.demo.kafka")}
-    admin = AdminClient(admin_config)
+    admin = new_admin(client_config, logger=logging.getLogger("iec.demo.kafka"))
     registry = demo_registry(target)
     # 2. topics
     topic_plan = plan_topics(plan.settings, registry)

@@ -21,10 +21,13 @@ from connector.cli.options import ConfigFile
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.logging_config import configure_logging
+from connector.redaction import MIN_SECRET_LENGTH
 from connector.runtime.app import ConnectorApp
 from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
 
 __all__ = ["run", "run_with_registry"]
+
+log = logging.getLogger("iec.runtime")
 
 
 def run(config: ConfigFile = None) -> None:
@@ -67,6 +70,13 @@ def run_with_registry(config: Path | None, registry: DriverRegistry) -> int:
         ).exit_code
     app = ConnectorApp(settings, registry, driver_configs)
     configure_logging(settings.runtime.log_level, settings.runtime.log_format, app.redactor)
+    for where in app.redactor.unredacted:
+        log.warning(
+            "%s: a secret shorter than %d characters cannot be redacted safely and is NOT "
+            "masked in logs or dead letters; use a longer one",
+            where,
+            MIN_SECRET_LENGTH,
+        )
     try:
         return asyncio.run(app.run())
     except ConfigurationError as exc:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Annotated
 
 import typer
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.markup import escape
 
@@ -19,6 +19,7 @@ from connector.cli.config_cmd import (
 )
 from connector.cli.options import ConfigFile
 from connector.config import load_settings
+from connector.kafka import cluster_failure, new_admin
 from connector.redaction import Redactor
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
 from contracts import ConfigValidationError
@@ -65,10 +66,12 @@ def create(
         with console.status(
             f"checking {len(plan.topics)} topics on {settings.kafka.bootstrap_servers}"
         ):
-            admin = AdminClient(dict(settings.kafka.client_config()))
+            admin = new_admin(
+                settings.kafka.client_config(), logger=logging.getLogger("iec.cli.kafka")
+            )
             results = apply_plan(admin, plan, dry_run=dry_run, timeout_s=timeout)
     except KafkaException as exc:
-        typer.echo(redactor.redact(f"error: cannot reach the cluster: {exc}"), err=True)
+        typer.echo(redactor.redact(f"error: {cluster_failure(exc)}"), err=True)
         raise typer.Exit(EXIT_KAFKA_FAILED) from None
     # One line per topic rather than a table: names stay whole for copying at any width.
     for result in results:

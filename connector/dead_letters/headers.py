@@ -17,8 +17,8 @@ from enum import StrEnum
 from connector.codec.errors import CodecError
 from connector.failures.classification import FailureKind, classify
 from connector.failures.retry import RetriesExhaustedError
+from connector.kafka.records import ConsumedRecord
 from connector.redaction import Redactor, qualified_name
-from connector.runtime.records import ConsumedRecord
 
 __all__ = [
     "DLT_PREFIX",

@@ -1,31 +1,27 @@
 """Write dead letters and wait for the broker's acknowledgement.
 
-A thin adapter over confluent-kafka's `Producer` (acks=all, idempotent). `send` returns only
-once the record is durably written, so the runtime may then commit the record's offset; a
+A thin adapter over `AckedProducer` (acks=all, idempotent). `send` and `send_many` return
+only once every record is durably written, so the runtime may then commit their offsets; a
 failed write raises `TransientError` (the runtime retries it and commits nothing meanwhile).
+`send_many` writes all its records together and waits once: a batch's failed records cost one
+round trip, not one each.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import threading
-from collections.abc import Mapping
-from typing import Any
-
-from confluent_kafka import KafkaError, KafkaException, Producer
+import time
+from collections.abc import Mapping, Sequence
 
 from connector.dead_letters.headers import Header, Headers, header_value
+from connector.kafka import AckedProducer, ConsumedRecord, Delivery, ProducerRecord
 from connector.metrics import METRICS, ConnectorMetrics
-from connector.runtime.records import ConsumedRecord
 from contracts.errors import TransientError
 
 __all__ = ["DeadLetterProducer"]
 
 _log = logging.getLogger(__name__)
 
-_POLL_INTERVAL_S = 0.1
 # A dead letter is its record plus context headers, so it is larger than what the origin
 # topic accepted: leave the size limit to the dead-letter topic (`max.message.bytes`)
 # rather than refuse locally, which no topic setting could fix without a restart.
@@ -33,11 +29,11 @@ _MESSAGE_MAX_BYTES = 64 * 1024 * 1024
 
 
 class DeadLetterProducer:
-    """Produces dead letters to `topic`; one instance per integration, safe for one event loop.
+    """Produces dead letters to `topic`; one instance per integration, safe for any number of
+    concurrent `send`/`send_many` calls on one event loop.
 
-    A background thread serves delivery callbacks (`poll`), so `send` needs no polling by
-    the caller. A fatal producer error (e.g. a fenced idempotent producer) makes the next
-    `send` start a fresh producer.
+    A fatal producer error (e.g. a fenced idempotent producer) makes the next call start a
+    fresh producer.
     """
 
     def __init__(
@@ -50,41 +46,16 @@ class DeadLetterProducer:
         metrics: ConnectorMetrics = METRICS,
     ) -> None:
         self.topic = topic
-        self._config: dict[str, Any] = {
-            "message.max.bytes": _MESSAGE_MAX_BYTES,
-            **client_config,
-            "acks": "all",
-            "enable.idempotence": True,
-            "delivery.timeout.ms": delivery_timeout_ms,
-        }
         self._integration = integration_uuid
         self._metrics = metrics
-        self._lock = threading.Lock()
-        self._producer: Any = Producer(self._config)
-        self._needs_reset = False
-        self._closed = threading.Event()
-        self._poller = threading.Thread(
-            target=self._poll_loop, name=f"dead-letters-{topic}", daemon=True
+        self._producer = AckedProducer(
+            client_config,
+            name=f"dead-letters-{topic}",
+            logger=logging.getLogger("iec.kafka.dead_letters"),
+            defaults={"message.max.bytes": _MESSAGE_MAX_BYTES, "linger.ms": 5},
+            delivery_timeout_s=delivery_timeout_ms / 1000,
         )
-        self._poller.start()
-
-    def _poll_loop(self) -> None:
-        while not self._closed.is_set():
-            self._producer.poll(_POLL_INTERVAL_S)  # reading the attribute needs no lock
-
-    def _current(self) -> Any:
-        with self._lock:
-            if self._needs_reset:
-                old, self._producer = self._producer, Producer(self._config)
-                self._needs_reset = False
-                old.flush(0)
-            return self._producer
-
-    def _failed(self, reason: str) -> TransientError:
-        if self._integration:
-            self._metrics.dead_letter_failures.labels(self._integration).inc()
-        # The reason is a librdkafka error name or exception class: no configuration values.
-        return TransientError(f"dead-letter write to {self.topic} failed: {reason}")
+        self._closed = False
 
     async def send(self, record: ConsumedRecord, headers: Headers) -> None:
         """Write `record`'s key, value and timestamp with `headers`; return once acknowledged.
@@ -93,57 +64,77 @@ class DeadLetterProducer:
         Cancelling the wait does not withdraw the write (a duplicate dead letter is possible,
         a lost one is not).
         """
-        if self._closed.is_set():
+        await self.send_many([(record, headers)])
+
+    async def send_many(self, items: Sequence[tuple[ConsumedRecord, Headers]]) -> None:
+        """Write every (record, headers) together; return once all are acknowledged.
+
+        Raises `TransientError` if any write failed or timed out; the others may be written
+        already, so retrying the whole call can duplicate dead letters, never lose one.
+        """
+        if self._closed:
             raise RuntimeError("the dead-letter producer is closed")
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def settle(err: KafkaError | None) -> None:
-            if done.done():
-                return
-            if err is None:
-                done.set_result(None)
-            else:
-                if err.fatal():
-                    self._needs_reset = True
-                done.set_exception(self._failed(err.name()))
-
-        def on_delivery(err: KafkaError | None, _msg: object) -> None:
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(settle, err)
-
-        try:
-            self._current().produce(
+        if not items:
+            return
+        records = [
+            ProducerRecord(
                 self.topic,
                 key=record.key,
                 value=record.value,
                 headers=headers,
-                timestamp=record.timestamp_ms if record.timestamp_ms >= 0 else 0,
-                on_delivery=on_delivery,
+                timestamp_ms=record.timestamp_ms if record.timestamp_ms >= 0 else 0,
             )
-        except BufferError:
-            raise self._failed("local queue full") from None
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            raise self._failed(error.name() if error else type(exc).__name__) from None
-        await done
+            for record, headers in items
+        ]
+        started = time.perf_counter()
+        try:
+            deliveries = await self._producer.asend_many(records)
+        except TimeoutError:
+            raise self._failed(len(items), "not acknowledged in time") from None
+        failed = [d for d in deliveries if not d.ok]
         if self._integration:
-            self._metrics.dead_letters.labels(
-                self._integration,
-                header_value(headers, Header.STAGE) or "",
-                header_value(headers, Header.EXCEPTION_CLASS) or "",
-                header_value(headers, Header.ENTITY_TYPE) or "",
-            ).inc()
+            self._count(items, deliveries, time.perf_counter() - started)
+        if failed:
+            raise self._failed(len(failed), _reason(failed[0]), counted=True)
+
+    def _count(
+        self,
+        items: Sequence[tuple[ConsumedRecord, Headers]],
+        deliveries: Sequence[Delivery],
+        seconds: float,
+    ) -> None:
+        metrics, integration = self._metrics, self._integration
+        metrics.dead_letter_write_seconds.labels(integration).observe(seconds)
+        metrics.dead_letter_write_batch_size.labels(integration).observe(len(items))
+        for (_record, headers), delivery in zip(items, deliveries, strict=True):
+            if delivery.ok:
+                metrics.dead_letters.labels(
+                    integration,
+                    header_value(headers, Header.STAGE) or "",
+                    header_value(headers, Header.EXCEPTION_CLASS) or "",
+                    header_value(headers, Header.ENTITY_TYPE) or "",
+                ).inc()
+            else:
+                metrics.dead_letter_failures.labels(integration).inc()
+
+    def _failed(self, count: int, reason: str, *, counted: bool = False) -> TransientError:
+        if self._integration and not counted:
+            self._metrics.dead_letter_failures.labels(self._integration).inc(count)
+        # The reason is a librdkafka error name: no configuration values.
+        what = "dead-letter write" if count == 1 else f"{count} dead-letter writes"
+        return TransientError(f"{what} to {self.topic} failed: {reason}")
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Flush what is pending (up to `timeout_s`) and stop the poll thread."""
-        if self._closed.is_set():
+        """Flush what is pending (up to `timeout_s`) and stop the delivery thread."""
+        if self._closed:
             return
-        self._closed.set()
-        self._poller.join()
-        with self._lock:
-            remaining = self._producer.flush(timeout_s)
+        self._closed = True
+        remaining = self._producer.close(timeout_s)
         if remaining:
             _log.error(
                 "%d dead letter(s) to %s were not acknowledged at close", remaining, self.topic
             )
+
+
+def _reason(delivery: Delivery) -> str:
+    return delivery.error.name() if delivery.error is not None else "unknown"

@@ -8,6 +8,7 @@ integration's consumer group reads its retry topic, so no other integration sees
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
 from connector.dead_letters.headers import DeadLetter, Header, header_value
 from connector.dead_letters.replay_plan import (
@@ -25,6 +26,7 @@ from connector.dead_letters.replay_plan import (
     plan_replay,
     replay_headers,
 )
+from connector.kafka import AckedProducer, ProducerRecord, new_consumer
 from connector.topics import TopicSettings
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 _TIMEOUT_S = 30.0
+_PUBLISH_CHUNK = 500
+_log = logging.getLogger("iec.kafka.replay")
 # Partition-end offsets of librdkafka meaning "none committed".
 _NO_OFFSET = -1001
 
@@ -80,15 +84,16 @@ class ReplayTargets:
 
 def _reader(client_config: Mapping[str, str], group_id: str | None = None) -> Any:
     """A consumer that never joins a group (partitions are assigned) and never commits."""
-    return Consumer(
-        {
-            **client_config,
-            "group.id": group_id or f"iec-connector-dead-letters-cli-{uuid.uuid4().hex}",
+    return new_consumer(
+        client_config,
+        group_id=group_id or f"iec-connector-dead-letters-cli-{uuid.uuid4().hex}",
+        logger=_log,
+        settings={
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": True,
-        }
+        },
     )
 
 
@@ -293,56 +298,45 @@ def _publish(
     if not todo:
         return
     # Dead letters may be larger than the client's 1 MB default (the dead-letter topic takes
-    # 8 MiB): the retry topic's own limit decides.
-    producer = Producer(
-        {
-            **client_config,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-            "message.max.bytes": 64 * 1024 * 1024,
-        }
+    # 8 MiB): the retry topic's own limit decides. A full local queue waits for room.
+    producer = AckedProducer(
+        client_config,
+        name=f"replay-{retry_topic}",
+        logger=_log,
+        settings={"linger.ms": 5, "message.max.bytes": 64 * 1024 * 1024},
+        delivery_timeout_s=_TIMEOUT_S,
+        queue_full_wait_s=None,
     )
-
-    def delivered(ref: str) -> Callable[[KafkaError | None, Any], None]:
-        def done(err: KafkaError | None, msg: Any) -> None:
-            if err is not None:
-                report.failed[ref] = err.name()
-            else:
-                report.published[ref] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
-            progress.advance()
-
-        return done
-
     try:
-        for decision in todo:
-            dl = decision.dead_letter
-            headers: list[tuple[str, str | bytes | None]] = list(replay_headers(dl, at))
-            while True:
-                try:
-                    producer.produce(
-                        retry_topic,
-                        key=dl.key,
-                        value=dl.value,
-                        headers=headers,
-                        on_delivery=delivered(dl.ref),
-                    )
-                    break
-                except BufferError:  # the local queue is full: let deliveries drain it
-                    producer.poll(0.5)
-                except KafkaException as exc:  # refused locally (e.g. too large): report it
-                    report.failed[dl.ref] = exc.args[0].name() if exc.args else "refused"
-                    progress.advance()
-                    break
-            producer.poll(0)
+        # Written in chunks, each acknowledged with one wait: the progress bar moves, and
+        # every fate (written or refused) goes into the report.
+        for start in range(0, len(todo), _PUBLISH_CHUNK):
+            chunk = todo[start : start + _PUBLISH_CHUNK]
+            records = [
+                ProducerRecord(
+                    retry_topic,
+                    key=d.dead_letter.key,
+                    value=d.dead_letter.value,
+                    headers=list(replay_headers(d.dead_letter, at)),
+                )
+                for d in chunk
+            ]
+            try:
+                deliveries = producer.send_many(records)
+            except TimeoutError:
+                for decision in chunk:
+                    report.failed[decision.dead_letter.ref] = "not acknowledged in time"
+                progress.advance(len(chunk))
+                continue
+            for decision, delivery in zip(chunk, deliveries, strict=True):
+                ref = decision.dead_letter.ref
+                if delivery.error is not None:
+                    report.failed[ref] = delivery.error.name()
+                else:
+                    report.published[ref] = f"{retry_topic}/{delivery.partition}/{delivery.offset}"
+            progress.advance(len(chunk))
     finally:
-        # Whatever happened, wait for what was queued: its fate goes into the report.
-        remaining = producer.flush(_TIMEOUT_S)
-    if remaining:
-        for decision in todo:
-            ref = decision.dead_letter.ref
-            if ref not in report.published:
-                report.failed.setdefault(ref, "not acknowledged in time")
+        producer.close(_TIMEOUT_S)
 
 
 def replay(

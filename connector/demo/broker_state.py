@@ -7,12 +7,14 @@ survives the process (committed offsets, the compacted mapping topic), not in-me
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from connector.demo.plan import DemoPlan
+from connector.kafka import new_consumer
 from connector.mapping_store import KafkaMappingStore
 
 __all__ = ["committed_lag", "delete_run", "stored_mappings"]
@@ -23,12 +25,11 @@ _TIMEOUT_S = 15.0
 def committed_lag(plan: DemoPlan, client_config: dict[str, str]) -> int:
     """Records on the run's mutation topics beyond the group's committed offsets."""
     topics = [plan.topics.mutation_topic(t) for t in plan.entity_types]
-    consumer = Consumer(
-        {
-            **client_config,
-            "group.id": plan.topics.group_id(plan.integration.uuid),
-            "enable.auto.commit": False,
-        }
+    consumer = new_consumer(
+        client_config,
+        group_id=plan.topics.group_id(plan.integration.uuid),
+        logger=logging.getLogger("iec.demo.kafka"),
+        settings={"enable.auto.commit": False},
     )
     try:
         metadata: Any = consumer.list_topics(timeout=_TIMEOUT_S)

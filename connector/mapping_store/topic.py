@@ -41,6 +41,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from connector.kafka.errors import as_integration_error, error_of
 from contracts import ConfigurationError, TransientError
 
 __all__ = [
@@ -113,17 +114,11 @@ def _describe(admin: AdminClient, topic: str, timeout_s: float) -> dict[str, str
 
 
 def _admin_error(topic: str, action: str, exc: KafkaException) -> Exception:
-    error: KafkaError = exc.args[0]
-    message = f"cannot {action} mapping topic {topic!r}: {error.name()}: {error.str()}"
-    if error.code() in (
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-        KafkaError.POLICY_VIOLATION,
-        KafkaError.INVALID_CONFIG,
-        KafkaError.INVALID_REPLICATION_FACTOR,
-    ):
-        return ConfigurationError(message)
-    return TransientError(message)
+    message = f"cannot {action} mapping topic {topic!r}"
+    error = error_of(exc)
+    if error is None:
+        return TransientError(f"{message}: {exc}")
+    return as_integration_error(error, message)
 
 
 def ensure_mapping_topic(

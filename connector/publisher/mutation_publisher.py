@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError
 
 from connector.codec import MutationCodec
+from connector.kafka import AckedProducer, Delivery, ProducerRecord, describe
 from connector.publisher.delivery import DeliveryFailure, DeliveryReport, PublishError
 from connector.publisher.outgoing import OutgoingRecord, outgoing_record
 from connector.topics import TopicSettings
@@ -30,7 +31,6 @@ DEFAULT_PRODUCER_CONFIG: Mapping[str, Any] = {
     "linger.ms": 5,
     "client.id": "iec-mutation-publisher",
 }
-_POLL_INTERVAL = 0.05
 _LOG = logging.getLogger(__name__)
 
 
@@ -69,15 +69,14 @@ class MutationPublisher:
     ) -> None:
         self._topics = topics if topics is not None else TopicSettings()
         self._codec = codec if codec is not None else MutationCodec(topics=self._topics)
-        self._last_client_error: str | None = None
-        self._producer = Producer(
-            {
-                "error_cb": self._on_client_error,
-                "logger": _LOG,  # librdkafka's log lines go to Python logging
-                **DEFAULT_PRODUCER_CONFIG,
-                **(config or {}),
-                "bootstrap.servers": bootstrap_servers,
-            }
+        # librdkafka's log lines and client errors go to Python logging; a full local queue
+        # waits for room; records time out after librdkafka's `message.timeout.ms`.
+        self._producer = AckedProducer(
+            {**DEFAULT_PRODUCER_CONFIG, **(config or {}), "bootstrap.servers": bootstrap_servers},
+            name="mutation-publisher",
+            logger=_LOG,
+            delivery_timeout_s=None,
+            queue_full_wait_s=None,
         )
         self._lock = threading.Lock()
         self._failures: list[DeliveryFailure] = []
@@ -96,17 +95,14 @@ class MutationPublisher:
         delivered, and if it fails, the next `flush` reports it.
         """
         pending = self._publish(mutation, report_at_flush=False)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not pending.future.done():
-            remaining = _POLL_INTERVAL if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
-                with self._lock:
-                    pending.report_at_flush = True
-                if not pending.future.done():
-                    raise TimeoutError(f"no acknowledgement within {timeout} s")
-                break
-            self._producer.poll(min(remaining, _POLL_INTERVAL))
-        return pending.future.result()
+        try:
+            return pending.future.result(timeout)
+        except FutureTimeout:
+            with self._lock:
+                pending.report_at_flush = True
+            if not pending.future.done():
+                raise TimeoutError(f"no acknowledgement within {timeout} s") from None
+            return pending.future.result()
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued mutation is acknowledged or failed.
@@ -114,7 +110,7 @@ class MutationPublisher:
         Raises `PublishError` with the failures since the last flush, and the number still
         unacknowledged if `timeout` (seconds) ran out.
         """
-        undelivered = self._producer.flush(-1 if timeout is None else timeout)
+        undelivered = self._producer.flush(timeout)
         with self._lock:
             failures, self._failures = self._failures, []
         if failures or undelivered:
@@ -130,18 +126,11 @@ class MutationPublisher:
         if self._closed:
             return
         self._closed = True
-        try:
-            if self._producer.flush(-1 if timeout is None else timeout):
-                self._producer.purge()
-                self._producer.flush(0)  # serve the purged records' delivery reports
-            with self._lock:
-                failures, self._failures = self._failures, []
-            if failures:
-                raise PublishError(failures)
-        finally:
-            close = getattr(self._producer, "close", None)  # Producer.close is recent
-            if close is not None:
-                close()
+        self._producer.close(timeout)  # gives up on what is left: `_PURGE_*` failures
+        with self._lock:
+            failures, self._failures = self._failures, []
+        if failures:
+            raise PublishError(failures)
 
     def __enter__(self) -> Self:
         return self
@@ -154,62 +143,51 @@ class MutationPublisher:
     ) -> None:
         self.close()
 
-    def _on_client_error(self, error: KafkaError) -> None:
-        # Cluster-level trouble (brokers down, authentication failed): remembered so that a
-        # record timing out because of it says why.
-        self._last_client_error = _describe(error)
-        _LOG.warning("Kafka producer error: %s", self._last_client_error)
-
     def _publish(self, mutation: MutationData, *, report_at_flush: bool) -> _Pending:
         if self._closed:
             raise RuntimeError("the publisher is closed")
         record = outgoing_record(mutation, self._codec, self._topics)
         pending = _Pending(record, Future(), report_at_flush)
+        caller = threading.get_ident()
+        refused: list[DeliveryFailure] = []
+        submitting = True
 
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            if error is None:
+        def on_done(deliveries: list[Delivery]) -> None:
+            (delivery,) = deliveries
+            if delivery.error is None:
                 pending.future.set_result(
                     DeliveryReport(
                         topic=record.topic,
-                        partition=message.partition() or 0,
-                        offset=message.offset() or 0,
+                        partition=delivery.partition,
+                        offset=delivery.offset,
                         entity_uuid=record.entity_uuid,
                         event_id=record.event_id,
                     )
                 )
                 return
-            description = _describe(error)
-            if error.code() == KafkaError._MSG_TIMED_OUT and self._last_client_error:
-                description += f" (last client error: {self._last_client_error})"
-            failure = record.failure(description, retriable=error.retriable())
+            failure = record.failure(
+                self._description(delivery.error), retriable=delivery.error.retriable()
+            )
+            if submitting and threading.get_ident() == caller:
+                refused.append(failure)  # refused by the client at once: raised below
+                return
             with self._lock:
                 if pending.report_at_flush:
                     self._failures.append(failure)
             pending.future.set_exception(PublishError([failure]))
 
-        while True:
-            try:
-                self._producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=record.headers,
-                    on_delivery=on_delivery,
-                )
-                break
-            except BufferError:
-                # The local queue is full: serve delivery reports until there is room.
-                self._producer.poll(_POLL_INTERVAL)
-            except KafkaException as exc:
-                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-                failure = record.failure(
-                    _describe(error) if error is not None else str(exc),
-                    retriable=error.retriable() if error is not None else False,
-                )
-                raise PublishError([failure]) from exc
-        self._producer.poll(0)
+        self._producer.submit(
+            [ProducerRecord(record.topic, record.key, record.value, record.headers)], on_done
+        )
+        submitting = False
+        if refused:
+            raise PublishError(refused)
         return pending
 
-
-def _describe(error: KafkaError) -> str:
-    return f"{error.name()}: {error.str()}"
+    def _description(self, error: KafkaError) -> str:
+        description = describe(error)
+        last = self._producer.last_error
+        if error.code() == KafkaError._MSG_TIMED_OUT and last is not None:
+            # Cluster-level trouble (brokers down, authentication failed) says why.
+            description += f" (last client error: {describe(last)})"
+        return description

@@ -2,14 +2,16 @@
 
 Start protocol:
 
-1. Create the topics the integrations need if they are missing; refuse to start when an
-   existing one is declared differently (e.g. a mapping topic that is not compacted).
+1. Check that the topics the integrations need exist (create the missing ones only with
+   `topics.create_missing`); refuse to start when one is missing or declared differently
+   (e.g. a mapping topic that is not compacted).
 2. Per integration: instantiate the driver and bind what the seed's lifecycle gives it
    (one `contracts.DriverBinding`: integration data, config, a logger named for the
    integration, the mapping store, context).
 3. Restore every mapping store (in parallel) and bind it to its driver: no mutation is
    consumed before the mappings are complete. `/readyz` stays false until then.
-4. Call the drivers' `open()` hooks.
+4. Call the drivers' `open()` hooks (a failure: `StartupError`, or `ConfigurationError`
+   if the driver raised one). A failed start closes what it had built before raising.
 5. Start the runners; serve `/metrics`, `/healthz` and `/readyz`.
 
 Stop protocol (first SIGTERM/SIGINT): every runner stops fetching, lets its in-flight batch
@@ -30,7 +32,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel
 
 from connector.codec import MutationCodec
@@ -40,13 +41,16 @@ from connector.dead_letters.headers import DeadLetterContext
 from connector.dead_letters.producer import DeadLetterProducer
 from connector.driver_registry import DriverRegistry
 from connector.health import HealthServer
-from connector.kafka_preflight import check_connection
+from connector.kafka.clients import new_admin
+from connector.kafka.preflight import check_connection
 from connector.mapping_store import KafkaMappingStore
 from connector.metrics import METRICS, REGISTRY, ConnectorMetrics
-from connector.redaction import Redactor
-from connector.runtime.handling import BatchHandler
-from connector.runtime.runner import IntegrationRunner, RunnerSettings
-from connector.topic_admin import TopicStatus, apply_plan, plan_topics
+from connector.redaction import Redactor, qualified_name
+from connector.runtime.decoding import RecordDecoder
+from connector.runtime.handling import WorkHandler
+from connector.runtime.invocation import DriverInvoker
+from connector.runtime.runner import IntegrationRunner, RunnerSettings, ordering_key
+from connector.topic_admin import TopicStatus, apply_plan, check_plan, plan_topics
 from contracts import (
     ConfigurationError,
     DriverBinding,
@@ -56,7 +60,7 @@ from contracts import (
     validate_configuration,
 )
 
-__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp"]
+__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_OK", "ConnectorApp", "StartupError"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,13 +72,18 @@ _SYNC_TIMEOUT_S = 10.0
 log = logging.getLogger("iec.runtime")
 
 
+class StartupError(Exception):
+    """The start failed for a reason outside the configuration (a driver's `open()` could not
+    reach its downstream, ...): `iec-connector run` exits 1 with this one line."""
+
+
 @dataclass(slots=True)
 class _Integration:
     settings: IntegrationSettings
     driver: DriverContract
     store: KafkaMappingStore
     dead_letters: DeadLetterProducer
-    handler: BatchHandler
+    invoker: DriverInvoker
     runner: IntegrationRunner
     task: asyncio.Task[None] | None = field(default=None)
 
@@ -112,7 +121,11 @@ class ConnectorApp:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         try:
-            await self._start()
+            try:
+                await self._start()
+            except BaseException:
+                await self._close_after_failed_start()
+                raise
             self.started.set()
             tasks = [i.task for i in self._integrations if i.task is not None]
             stop = asyncio.create_task(self._stop.wait())
@@ -181,7 +194,13 @@ class ConnectorApp:
         for integration in settings.enabled_integrations():
             self._integrations.append(self._build(integration, client_config, codec))
         # 3. mapping restore, all integrations in parallel, before any mutation
-        await asyncio.gather(*(asyncio.to_thread(i.store.start, None) for i in self._integrations))
+        create = settings.topics.create_missing
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(i.store.start, None, create_topic=create)
+                for i in self._integrations
+            )
+        )
         for i in self._integrations:
             await asyncio.to_thread(i.store.wait_ready, None)
             if i.store.restore_seconds is not None:
@@ -194,9 +213,16 @@ class ConnectorApp:
                 i.store.count(),
                 i.store.restore_seconds or 0.0,
             )
-        # 4. open hooks
+        # 4. open hooks: a failure names the integration; ConfigurationError stays one
         for i in self._integrations:
-            await _call_hook(i.driver, "open")
+            try:
+                await _call_hook(i.driver, "open")
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{i.settings.name}: driver open(): {exc}") from exc
+            except Exception as exc:
+                raise StartupError(
+                    f"{i.settings.name}: driver open() failed: {qualified_name(type(exc))}: {exc}"
+                ) from exc
         # 5. runners and the health server
         _tune_garbage_collector()
         self._gauges = asyncio.create_task(self._refresh_gauges(), name="gauges")
@@ -225,9 +251,19 @@ class ConnectorApp:
 
     def _ensure_topics(self, client_config: dict[str, str]) -> None:
         plan = plan_topics(self.settings, self.registry)
-        admin_config: dict[str, Any] = {**client_config, "logger": logging.getLogger("iec.kafka")}
-        admin = AdminClient(admin_config)
-        results = apply_plan(admin, plan)
+        admin = new_admin(client_config, logger=logging.getLogger("iec.kafka"))
+        if self.settings.topics.create_missing:
+            results = apply_plan(admin, plan)
+        else:
+            results = check_plan(admin, plan)
+        missing = [r.spec.name for r in results if r.status is TopicStatus.WOULD_CREATE]
+        if missing:
+            raise ConfigurationError(
+                f"missing topics: {', '.join(missing)} — create them with `iec-connector topics "
+                "create --config FILE` (as an admin principal), or set topics.create_missing: "
+                "true (the connector's principal then needs the Create ACL). A topic this "
+                "principal may not Describe looks missing too."
+            )
         refused = [r for r in results if not r.ok]
         for result in results:
             if result.status is TopicStatus.CREATED:
@@ -248,7 +284,10 @@ class ConnectorApp:
         if config is None:  # an app built without validated configs validates here
             config = validate_configuration(driver.get_configuration_schema(), integration.config)
         store = KafkaMappingStore(
-            integration_uuid=uuid, topic=topics.mapping_topic(uuid), client_config=client_config
+            integration_uuid=uuid,
+            topic=topics.mapping_topic(uuid),
+            client_config=client_config,
+            metrics=self.metrics,
         )
         # 2. the seed's lifecycle in one typed step: integration data, config, logger,
         # mapping service and context (see contracts.binding)
@@ -277,10 +316,19 @@ class ConnectorApp:
             integration_uuid=uuid,
             metrics=self.metrics,
         )
-        handler = BatchHandler(
-            driver=driver,
+        logger = logging.getLogger(f"iec.runtime.{integration.name}")
+        invoker = DriverInvoker(
+            driver,
             integration_uuid=uuid,
             handle_timeout_s=integration.handle_timeout_ms / 1000,
+            threads=integration.concurrency,
+            metrics=self.metrics,
+            logger=logger,
+        )
+        decoder = RecordDecoder(codec.decode)
+        handler = WorkHandler(
+            invoker=invoker,
+            integration_uuid=uuid,
             retry=integration.retry,
             dead_letters=dead_letters,
             dead_letter_context=DeadLetterContext(
@@ -291,9 +339,10 @@ class ConnectorApp:
                 driver_version=driver.get_version(),
             ),
             redactor=self.redactor,
-            decode=codec.decode,
+            decoder=decoder,
+            key_of=ordering_key(integration.ordering),
             metrics=self.metrics,
-            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            logger=logger,
         )
         runner = IntegrationRunner(
             RunnerSettings(
@@ -306,18 +355,33 @@ class ConnectorApp:
                 ),
                 consumer_config=dict(client_config),
                 batch=integration.batch,
+                concurrency=integration.concurrency,
+                ordering=integration.ordering,
                 revoke_grace_s=settings.runtime.revoke_grace_ms / 1000,
+                commit_interval_s=settings.runtime.commit_interval_ms / 1000,
                 entity_type_of=topics.entity_type_of,
             ),
-            decode=codec.decode,
             handler=handler,
+            decoder=decoder,
+            per_record=invoker.per_record,
             metrics=self.metrics,
-            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            logger=logger,
             on_assigned=lambda: _mapping_barrier(store, integration.name),
         )
-        return _Integration(integration, driver, store, dead_letters, handler, runner)
+        return _Integration(integration, driver, store, dead_letters, invoker, runner)
 
     # ------------------------------------------------------------------ stop ------------
+    async def _close_after_failed_start(self) -> None:
+        """Close what a start that failed half-way had built (best effort, never raises)."""
+        if self._gauges is not None:
+            self._gauges.cancel()
+        for i in self._integrations:
+            for close in (i.invoker.close, i.dead_letters.close, i.store.close):
+                try:
+                    await asyncio.to_thread(close)
+                except Exception:
+                    log.debug("closing after a failed start", exc_info=True)
+
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
         if self._signals == 1:
@@ -346,7 +410,7 @@ class ConnectorApp:
                 await _call_hook(i.driver, "close")
             except Exception:
                 log.exception("%s: driver close() failed", i.settings.name)
-            i.handler.close()
+            i.invoker.close()
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from connector.topic_admin import (
     TopicPlan,
     TopicStatus,
     apply_plan,
+    check_plan,
     mapping_topic_config,
     plan_topics,
 )
@@ -227,6 +229,12 @@ def test_existing_mapping_topic_that_is_not_compacted_is_a_mismatch(
     ]
     for future in admin.create_topics(pre_created, operation_timeout=30).values():
         future.result(timeout=30)
+    # The controller answers before this broker's metadata has the topics (a wider gap with
+    # an authorizer); "existing" means the broker lists them.
+    for _ in range(100):
+        if {mapping.name, mutation.name} <= set(admin.list_topics(timeout=10).topics):
+            break
+        time.sleep(0.1)
 
     results = {r.spec.name: r for r in apply_plan(admin, plan)}
 
@@ -240,3 +248,57 @@ def test_existing_mapping_topic_that_is_not_compacted_is_a_mismatch(
     assert "2 partitions (declared 3)" in drifted.detail
     others = [r for name, r in results.items() if name not in (mapping.name, mutation.name)]
     assert {r.status for r in others} == {TopicStatus.CREATED}
+
+
+def test_created_topics_have_their_partition_leaders_when_apply_plan_returns(
+    admin: AdminClient,
+    make_settings: MakeSettings,
+    registry: DriverRegistry,
+    delete_after: Callable[[TopicPlan], None],
+) -> None:
+    plan = plan_topics(make_settings(integration()), registry)
+    delete_after(plan)
+
+    apply_plan(admin, plan)
+
+    # No waiting here: a client using the topics at once must not meet NOT_LEADER.
+    metadata = admin.list_topics(timeout=10)
+    for spec in plan.topics:
+        partitions = metadata.topics[spec.name].partitions.values()
+        assert all(p.leader >= 0 for p in partitions), spec.name
+
+
+def test_check_plan_reports_missing_and_miscompacted_topics_and_creates_nothing(
+    admin: AdminClient,
+    make_settings: MakeSettings,
+    registry: DriverRegistry,
+    delete_after: Callable[[TopicPlan], None],
+) -> None:
+    plan = plan_topics(make_settings(integration()), registry)
+    delete_after(plan)
+    (mapping,) = plan.of_kind(TopicKind.MAPPINGS)
+    (dead_letters,) = plan.of_kind(TopicKind.DEAD_LETTERS)
+    pre_created = [
+        NewTopic(mapping.name, num_partitions=1, replication_factor=1, config={}),
+        NewTopic(
+            dead_letters.name,
+            num_partitions=1,
+            replication_factor=1,
+            config=dict(dead_letters.config),
+        ),
+    ]
+    for future in admin.create_topics(pre_created, operation_timeout=30).values():
+        future.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while not {mapping.name, dead_letters.name} <= set(admin.list_topics(timeout=10).topics):
+        assert time.monotonic() < deadline, "the created topics never showed in the metadata"
+        time.sleep(0.05)
+
+    results = {r.spec.name: r for r in check_plan(admin, plan)}
+
+    assert results[mapping.name].status is TopicStatus.MISMATCH
+    assert results[dead_letters.name].status is TopicStatus.EXISTS
+    others = [r for name, r in results.items() if name not in (mapping.name, dead_letters.name)]
+    assert others
+    assert {r.status for r in others} == {TopicStatus.WOULD_CREATE}
+    assert not {r.spec.name for r in others} & set(admin.list_topics(timeout=10).topics)

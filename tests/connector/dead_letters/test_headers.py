@@ -14,8 +14,8 @@ from connector.dead_letters.headers import (
     dead_letter_headers,
 )
 from connector.failures import FailureKind, RetriesExhaustedError
+from connector.kafka.records import ConsumedRecord
 from connector.redaction import Redactor
-from connector.runtime.records import ConsumedRecord
 from contracts import MutationData, Operation
 
 SECRET = "tok-9f8e7d6c5b4a"

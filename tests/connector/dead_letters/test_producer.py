@@ -14,9 +14,9 @@ from connector.dead_letters.headers import (
     dead_letter_headers,
 )
 from connector.dead_letters.producer import DeadLetterProducer
+from connector.kafka.records import ConsumedRecord
 from connector.metrics import ConnectorMetrics
 from connector.redaction import Redactor
-from connector.runtime.records import ConsumedRecord
 from contracts.errors import TransientError
 
 if TYPE_CHECKING:
@@ -158,3 +158,48 @@ async def test_a_failed_write_raises_transient_error_without_secrets(
         )
         == 1
     )
+
+
+async def test_send_many_writes_a_batch_with_one_wait_and_counts_it(
+    kafka_bootstrap: str,
+    unique_topic: UniqueTopic,
+    create_topics: CreateTopics,
+    read_back: ReadTopic,
+    metrics: tuple[CollectorRegistry, ConnectorMetrics],
+) -> None:
+    registry, connector_metrics = metrics
+    (topic,) = create_topics([unique_topic("dlq")])
+    items = []
+    for offset in range(30):
+        record = _record()
+        record.offset = offset
+        record.key = f"e-{offset}".encode()
+        failure = Failure(Stage.HANDLE, ValueError(f"bad {offset}"), 1)
+        items.append((record, dead_letter_headers(record, failure, CONTEXT, Redactor())))
+    producer = DeadLetterProducer(
+        {"bootstrap.servers": kafka_bootstrap},
+        topic,
+        integration_uuid="int-1",
+        metrics=connector_metrics,
+    )
+    try:
+        await producer.send_many(items)
+    finally:
+        producer.close()
+
+    written = read_back(topic)
+    assert [m.key() for m in written] == [r.key for r, _ in items]
+    assert [m.headers() for m in written] == [h for _, h in items]
+    labels = {"integration": "int-1"}
+    assert (
+        registry.get_sample_value("iec_connector_dead_letter_write_batch_records_count", labels)
+        == 1
+    )
+    assert (
+        registry.get_sample_value("iec_connector_dead_letter_write_batch_records_sum", labels) == 30
+    )
+    assert registry.get_sample_value(
+        "iec_connector_dead_letters_total",
+        {"integration": "int-1", "stage": "handle", "error_class": "ValueError",
+         "entity_type": "product"},
+    ) == 30  # fmt: skip

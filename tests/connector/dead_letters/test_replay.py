@@ -30,8 +30,8 @@ from connector.dead_letters import (
     replay,
 )
 from connector.dead_letters.headers import Header, header_value
+from connector.kafka.records import ConsumedRecord
 from connector.redaction import Redactor
-from connector.runtime.records import ConsumedRecord
 from connector.topics import TopicSettings
 from contracts import MutationData, Operation
 from schemas import schema_text

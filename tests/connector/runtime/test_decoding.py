@@ -1,8 +1,8 @@
 import pytest
 
 from connector.codec import CodecError, MutationCodec
+from connector.kafka.records import ConsumedRecord
 from connector.runtime.decoding import decode_record
-from connector.runtime.records import ConsumedRecord
 from contracts import MutationData
 
 CODEC = MutationCodec()

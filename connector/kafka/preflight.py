@@ -6,22 +6,18 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 
+from connector.kafka.clients import new_admin
+from connector.kafka.errors import ErrorFamily, family_of
 from contracts import ConfigurationError
 
 __all__ = ["check_connection"]
 
-_AUTH_CODES = {
-    KafkaError._AUTHENTICATION,
-    KafkaError.SASL_AUTHENTICATION_FAILED,
-    KafkaError._SSL,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-}
+
+def _refused(error: KafkaError) -> bool:
+    return family_of(error) is ErrorFamily.CONFIGURATION
 
 
 def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) -> None:
@@ -35,15 +31,12 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
 
     def on_error(error: KafkaError) -> None:
         errors.append(error)
-        if error.code() in _AUTH_CODES:
+        if _refused(error):
             auth_failed.set()
 
-    config: dict[str, Any] = {
-        **client_config,
-        "error_cb": on_error,
-        "logger": logging.getLogger("iec.kafka.preflight"),
-    }
-    admin = AdminClient(config)
+    admin = new_admin(
+        client_config, logger=logging.getLogger("iec.kafka.preflight"), on_error=on_error
+    )
     servers = client_config.get("bootstrap.servers", "?")
     deadline = time.monotonic() + timeout_s
     # Short metadata requests with the error queue served in between: an authentication
@@ -54,7 +47,7 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
             break
         except KafkaException as exc:
             admin.poll(0.2)
-            reason = next((e for e in errors if e.code() in _AUTH_CODES), None)
+            reason = next((e for e in errors if _refused(e)), None)
             if reason is not None:
                 raise ConfigurationError(
                     f"Kafka at {servers} rejected the connection: {reason.str()} — check "

@@ -1,4 +1,5 @@
-"""`ConsumedRecord`: one Kafka record as the runtime carries it from poll to commit."""
+"""`ConsumedRecord`: one Kafka record as the runtime carries it from poll to commit (and, when
+it fails, to the dead-letter topic)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class ConsumedRecord:
     error: BaseException | None = None
     """Why the value could not be decoded (then `mutation` is None)."""
     attempts: int = field(default=0)
+    """Failed attempts to handle it so far (decode or driver)."""
+    first_failed_at: float = 0.0
+    """`time.monotonic()` of its first failure (0: none yet); bounds `max_elapsed_ms`."""
 
     @property
     def size(self) -> int:
