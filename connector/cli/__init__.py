@@ -12,6 +12,7 @@ from connector.cli import (
     mappings_cmd,
     run_cmd,
     schemas_cmd,
+    setup_cmd,
     topics_cmd,
 )
 
@@ -32,6 +33,7 @@ app.add_typer(dead_letters_cmd.app, name="dead-letters")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
+app.command("setup")(setup_cmd.setup)
 
 
 def main() -> None:
