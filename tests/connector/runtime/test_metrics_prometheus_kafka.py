@@ -20,6 +20,7 @@ from recording_driver import RecordingDriver, read_batches
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.runtime.app import EXIT_OK, ConnectorApp
+from contracts import MutationData
 
 pytestmark = pytest.mark.kafka
 
@@ -82,8 +83,8 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
 ) -> None:
     env = connector_env
     env.create_mutation_topics(["product"], partitions=2)
-    mutations = product_mutations(entities=40, versions=6)
-    env.publish(mutations)
+    mutations = product_mutations(entities=40, versions=12)
+    waves = [mutations[i : i + 40] for i in range(0, len(mutations), 40)]  # one per version
     settings, configs = load_and_validate(slow_config(env, ["product-00007"]), DRIVERS)
     app = ConnectorApp(settings, DRIVERS, configs, install_signal_handlers=False)
     task = asyncio.create_task(app.run())
@@ -95,13 +96,16 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
             await asyncio.sleep(0.1)
         target = f"127.0.0.1:{app.health_port}"
         with PrometheusServer(tmp_path / "prometheus", [target], scrape_s=1.0) as prometheus:
-            # 1. Lint what Prometheus scrapes, while the connector works.
+            # 1. Records arrive in waves while Prometheus scrapes (a counter's first sample
+            #    counts as no increase: a poisoned record in every wave keeps them rising).
+            publishing = asyncio.create_task(_publish_in_waves(env, waves, pause_s=1.0))
             while handled_count(env.output) < 20:
                 assert time.monotonic() < deadline, "nothing was handled"
                 await asyncio.sleep(0.1)
+            # 2. Lint what Prometheus scrapes, while the connector works.
             lint = await asyncio.to_thread(_lint, f"http://{target}/metrics")
             assert lint.returncode == 0, lint.stdout + lint.stderr
-            # 2. Ask the dashboard's questions until each has an answer with data.
+            # 3. Ask the dashboard's questions until each has an answer with data.
             deadline = time.monotonic() + 60
             while True:
                 answers = {
@@ -115,6 +119,7 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
                 assert time.monotonic() < deadline, {t: a for t, a in answers.items()}
                 await asyncio.sleep(1.0)
             assert prometheus.targets_up() == [f"http://{target}/metrics"]
+            await publishing
     finally:
         app.request_stop()
         assert await asyncio.wait_for(task, 30) == EXIT_OK
@@ -122,6 +127,14 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
     assert _value(answers["Assigned partitions"][0]) >= 2  # the mutation and retry topics
     assert _value(answers["Dead letters (range)"][0]) >= 1
     assert all(_value(results) > 0 for results in answers["handle_batch duration p50 / p95 / p99"])
+
+
+async def _publish_in_waves(
+    env: ConnectorEnv, waves: list[list[MutationData]], pause_s: float
+) -> None:
+    for wave in waves:
+        await asyncio.to_thread(env.publish, wave)
+        await asyncio.sleep(pause_s)
 
 
 def _lint(url: str) -> subprocess.CompletedProcess[str]:
