@@ -115,7 +115,8 @@ def _figures_table(summary: DemoSummary) -> Table:
         "throughput",
         f"{_rate(figures.done, run.handling_seconds)} records/s "
         f"({run.handling_seconds:.2f} s from partitions assigned to caught up; the example "
-        "driver waits for the broker's acknowledgement of every mapping it writes)",
+        "driver writes each batch's mappings together and waits for the broker's "
+        "acknowledgement once)",
     )
     table.add_row(
         "start-up",
