@@ -191,7 +191,7 @@ def _data(directory: Path) -> Path:
 
 
 def _postmaster(directory: Path) -> tuple[int, int] | None:
-    """(pid, port) from postmaster.pid if that process is alive."""
+    """(pid, port) from postmaster.pid if that process is alive and is PostgreSQL."""
     try:
         lines = (_data(directory) / "postmaster.pid").read_text().splitlines()
         pid, port = int(lines[0]), int(lines[3])
@@ -203,7 +203,21 @@ def _postmaster(directory: Path) -> tuple[int, int] | None:
         return None
     except PermissionError:
         pass  # alive, but another user's (the server's user, when we are not root)
+    try:
+        # A server killed with its machine leaves the file; its pid may now be another's.
+        if Path(f"/proc/{pid}/comm").read_text().strip() not in ("postgres", "postmaster"):
+            return None
+    except OSError:
+        pass  # no /proc: trust the pid
     return pid, port
+
+
+def _clear_stale_pid_file(directory: Path) -> None:
+    """Remove postmaster.pid left by a server that is gone (PostgreSQL would refuse to start
+    if its pid now belongs to another process)."""
+    pid_file = _data(directory) / "postmaster.pid"
+    if pid_file.exists() and _postmaster(directory) is None:
+        pid_file.unlink()
 
 
 def _answers(port: int, timeout: float = 2.0) -> bool:
@@ -316,6 +330,7 @@ def ensure_running(
             _stop_locked(bin_dir, directory, "fast")
         if fresh and (directory / "cluster").exists():
             shutil.rmtree(directory / "cluster")
+        _clear_stale_pid_file(directory)
         if not _port_free(port):
             raise LocalPostgresError(f"port {port} is in use by another program; choose another")
         # 4. initdb once
