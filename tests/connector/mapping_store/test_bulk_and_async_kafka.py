@@ -96,6 +96,8 @@ async def test_concurrent_acreate_calls_from_many_tasks_are_all_durable_and_visi
     await asyncio.gather(*(create(i) for i in range(64)))
 
     assert store.writes == 64
+    # The 64 calls were made in one loop iteration: one group, one wait.
+    assert store.writer.flushes == 1
     found = await store.afind_many("category", [f"c-{i}" for i in range(64)], integration_uuid)
     assert len(found) == 64
     await asyncio.to_thread(store.close)
