@@ -11,7 +11,7 @@ install: ## create .venv and install the project editable with its dev extras
 	$(BIN)/python -m pip install -e '.[dev]'
 
 # The launcher uses the standard library only: plain python3 works before `make install`.
-kafka-up: ## start the local Kafka broker (127.0.0.1:9092, SASL/SCRAM on 9094); no-op if up
+kafka-up: ## start the local Kafka broker (9092; SASL/SCRAM 9094, SSL 9095, mTLS 9096, ACLs); no-op if up
 	$(PYTHON) -m connector.local_kafka up
 
 kafka-down: ## stop the local Kafka broker

@@ -17,7 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from contracts import ConfigurationError, DriverContract
+from contracts import (
+    ConfigurationError,
+    DriverContract,
+    configuration_json_schema,
+    missing_contract_methods,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -76,6 +81,9 @@ class DriverInfo:
     """``name = module:attr`` as registered."""
     distribution: str | None
     """The installed distribution that registered it (None for `from_classes`)."""
+    schema_problem: str | None = None
+    """Why `get_configuration_schema()` is unusable (no integration of this type can be
+    configured), or None when its schema translates into a JSON Schema."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +209,24 @@ def _load(entry_point: EntryPoint) -> type[DriverContract]:
     return loaded
 
 
+def _identity(driver: DriverContract, label: str, method: str) -> str:
+    try:
+        value = getattr(driver, method)()
+    except Exception as exc:
+        raise DriverLoadError(label, f"{method}() raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(value, str):
+        raise DriverLoadError(label, f"{method}() returned {type(value).__name__}, not a string")
+    return value
+
+
+def _schema_problem(driver: DriverContract) -> str | None:
+    try:
+        configuration_json_schema(driver.get_configuration_schema())
+    except Exception as exc:  # a rule the translator refuses, a schema that is not one, ...
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def _describe(
     driver_class: type[DriverContract], label: str, distribution: str | None
 ) -> DriverInfo:
@@ -210,19 +236,24 @@ def _describe(
         raise DriverLoadError(
             label, f"cannot be instantiated without arguments: {type(exc).__name__}: {exc}"
         ) from exc
-    if not isinstance(driver, DriverContract):
-        raise DriverLoadError(label, "does not implement contracts.DriverContract")
-    try:
-        return DriverInfo(
-            type=driver.get_type(),
-            name=driver.get_name(),
-            version=driver.get_version(),
-            description=driver.get_description(),
-            supported_entity_types=tuple(driver.get_supported_entity_types()),
-            entry_point=label,
-            distribution=distribution,
+    missing = missing_contract_methods(driver)
+    if missing:
+        raise DriverLoadError(
+            label, f"does not implement contracts.DriverContract: lacks {', '.join(missing)}"
         )
+    try:
+        supported = tuple(driver.get_supported_entity_types())
     except Exception as exc:
         raise DriverLoadError(
-            label, f"its identity methods failed: {type(exc).__name__}: {exc}"
+            label, f"get_supported_entity_types() raised {type(exc).__name__}: {exc}"
         ) from exc
+    return DriverInfo(
+        type=_identity(driver, label, "get_type"),
+        name=_identity(driver, label, "get_name"),
+        version=_identity(driver, label, "get_version"),
+        description=_identity(driver, label, "get_description"),
+        supported_entity_types=supported,
+        entry_point=label,
+        distribution=distribution,
+        schema_problem=_schema_problem(driver),
+    )

@@ -142,6 +142,45 @@ class ConnectorMetrics:
             ["integration"],
             registry=registry,
         )
+        self.records_skipped = Counter(
+            f"{p}_records_skipped",
+            "Records fetched again after a rebalance or restart that the previous owner had "
+            "finished already (named in the committed offset's metadata): not handled again.",
+            ["integration"],
+            registry=registry,
+        )
+        self.records_in_flight = Gauge(
+            f"{p}_records_in_flight",
+            "Records handed to the driver and not finished yet.",
+            ["integration"],
+            registry=registry,
+        )
+        self.records_buffered = Gauge(
+            f"{p}_records_buffered",
+            "Fetched records waiting for the driver (ready, behind their key, or parked for "
+            "a retry); fetching pauses when this reaches its bound.",
+            ["integration"],
+            registry=registry,
+        )
+        self.keys_waiting = Gauge(
+            f"{p}_keys_waiting",
+            "Entity keys parked for a retry after a transient failure (other keys go on).",
+            ["integration"],
+            registry=registry,
+        )
+        self.key_wait = Histogram(
+            f"{p}_key_wait_seconds",
+            "How long a key's oldest record waited before it was handed to the driver.",
+            ["integration"],
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.overdue_calls = Counter(
+            f"{p}_handle_overdue_calls",
+            "Sync driver calls that ran past the handle timeout (waited for, never overlapped).",
+            ["integration"],
+            registry=registry,
+        )
         self.mapping_write_batch_size = Histogram(
             f"{p}_mapping_write_batch_records",
             "Mapping writes produced together and acknowledged with one wait.",

@@ -43,6 +43,7 @@ from contracts.mapping import (
     NewMapping,
 )
 from contracts.retry import RetryPolicy
+from contracts.rule_configuration import RuleConfiguration
 
 __all__ = [
     "AbstractDriver",
@@ -73,6 +74,7 @@ __all__ = [
     "PermanentError",
     "RateLimitedError",
     "RetryPolicy",
+    "RuleConfiguration",
     "RuleSchemaError",
     "TransientError",
     "bind_driver",

@@ -10,9 +10,10 @@ configuration the same way. Deliberate differences from Laravel, all documented 
   rules (string, integer, numeric, boolean, array) run before the others whatever their order,
   so a wrong type is reported as such rather than as a size error.
 * Values come out typed: ``integer`` yields `int` (``"42"`` → 42), ``numeric`` `int`/`float`,
-  ``boolean`` `bool`; a blank string in a field without ``string`` becomes None (Laravel's
-  ConvertEmptyStringsToNull). Fields whose name is secret (`contracts.secrecy.is_secret_name`)
-  come out as `SecretStr`.
+  ``boolean`` `bool` (which also accepts the text ``"true"``/``"false"`` in any case, as
+  ``${ENV_VAR}`` substitution produces, where Laravel takes only ``"1"``/``"0"``); a blank
+  string in a field without ``string`` becomes None (Laravel's ConvertEmptyStringsToNull).
+  Fields whose name is secret (`contracts.secrecy.is_secret_name`) come out as `SecretStr`.
 * Dotted keys (``"credentials.user"``) become nested models; ``*`` wildcards are not supported.
   A regex containing ``|`` needs the list form (``["required", "regex:/a|b/"]``), as in Laravel.
 
@@ -26,6 +27,7 @@ import csv
 import math
 import re
 import unicodedata
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +37,6 @@ from urllib.parse import urlsplit
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainValidator,
     SecretStr,
@@ -47,6 +48,7 @@ from pydantic_core import Url as _CoreUrl
 
 from contracts._payload import thaw
 from contracts.errors import ConfigurationError
+from contracts.rule_configuration import RuleConfiguration, attribute_names
 from contracts.secrecy import is_secret_name
 
 __all__ = [
@@ -311,15 +313,25 @@ def _check_numeric(value: Any) -> Any:
     raise _error("numeric", "must be a number")
 
 
+_TRUE_TEXT = frozenset({"1", "true"})
+_FALSE_TEXT = frozenset({"0", "false"})
+
+
 def _check_boolean(value: Any) -> Any:
-    # Laravel's `boolean` accepts exactly true, false, 1, 0, "1" and "0".
+    # Laravel's `boolean` accepts true, false, 1, 0, "1" and "0". Values substituted from
+    # ${ENV_VAR} are always text, so "true" and "false" (any case, surrounding blanks
+    # ignored) are accepted too.
     if type(value) is bool:
         return value
     if type(value) is int and value in (0, 1):
         return value == 1
-    if isinstance(value, str) and value in ("0", "1"):
-        return value == "1"
-    raise _error("boolean", "must be true or false (true, false, 1, 0, '1' or '0')")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE_TEXT or text in _FALSE_TEXT:
+            return text in _TRUE_TEXT
+    raise _error(
+        "boolean", "must be a boolean: true or false, 1 or 0, or the text 'true', 'false', '1', '0'"
+    )
 
 
 def _array_check(keys: tuple[str, ...]) -> Check:
@@ -704,23 +716,14 @@ def _parent_validator(node: _Node) -> Check:
     return validate
 
 
-_RESERVED = frozenset(dir(BaseModel))
-
-
-def _field_name(key: str, index: int) -> str:
-    """A Python attribute name for `key`; keys that can't be one are reached by alias."""
-    if key.isidentifier() and not key.startswith(("_", "model_")) and key not in _RESERVED:
-        return key
-    return f"field_{index}"
-
-
 def _model_name(prefix: str, key: str) -> str:
     return prefix + "".join(p.capitalize() for p in re.split(r"[^0-9A-Za-z]+", key) if p)
 
 
 def _build(node: _Node, name: str, info_presence: dict[str, str]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
-    for index, (key, child) in enumerate(node.children.items()):
+    names = attribute_names(node.children)
+    for key, child in node.children.items():
         if child.must_be_present:
             info_presence[child.path] = "required" if child.required else "present"
         if child.children:
@@ -746,19 +749,11 @@ def _build(node: _Node, name: str, info_presence: dict[str, str]) -> type[BaseMo
                 Any, PlainValidator(_leaf_validator(child)), WithJsonSchema(_json_schema(child))
             ]
             info = Field(alias=key) if child.must_be_present else Field(default=None, alias=key)
-        fields[_field_name(key, index)] = (annotation, info)
-    model: type[BaseModel] = create_model(
-        name,
-        __config__=ConfigDict(
-            extra="forbid",
-            frozen=True,
-            serialize_by_alias=True,
-            validate_by_alias=True,
-            validate_by_name=False,
-            hide_input_in_errors=True,
-        ),
-        **fields,
-    )
+        fields[names[key]] = (annotation, info)
+    with warnings.catch_warnings():
+        # A key such as `schema` or `json` deliberately shadows pydantic's deprecated method.
+        warnings.filterwarnings("ignore", message="Field name .* shadows an attribute")
+        model: type[BaseModel] = create_model(name, __base__=RuleConfiguration, **fields)
     return model
 
 

@@ -20,23 +20,25 @@ from the body with a hook; see `driverkit.client`.
 from __future__ import annotations
 
 from contracts import IntegrationError, PermanentError, RateLimitedError, TransientError
+from contracts.classification import TRANSIENT_HTTP_STATUSES, FailureKind, http_status_kind
 from driverkit.errors import AuthenticationError
 
 __all__ = ["TRANSIENT_STATUSES", "default_error_class", "make_error"]
 
-TRANSIENT_STATUSES = frozenset({408, 425, 429})
+TRANSIENT_STATUSES = TRANSIENT_HTTP_STATUSES
 """4xx statuses that mean "try again later" (Request Timeout, Too Early, Too Many Requests)."""
 
 
 def default_error_class(status: int) -> type[IntegrationError] | None:
-    """The error class for `status` by the table above; None for success."""
-    if 200 <= status < 300:
+    """The error class for `status` by the table above (the kinds are the contract's
+    `http_status_kind`, which the runtime applies to a raw `httpx.HTTPStatusError` too);
+    None for success."""
+    kind = http_status_kind(status)
+    if kind is None:
         return None
-    if status == 429:
-        return RateLimitedError
-    if status in TRANSIENT_STATUSES or 500 <= status < 600:
-        return TransientError
-    if status in (401, 403):
+    if kind is FailureKind.TRANSIENT:
+        return RateLimitedError if status == 429 else TransientError
+    if kind is FailureKind.FATAL:
         return AuthenticationError
     return PermanentError
 

@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from connector import local_kafka
-from connector.local_kafka import SaslEndpoint
+from connector.local_kafka import SaslEndpoint, TlsEndpoint
 
 _TOPIC_WAIT_SECONDS = 30.0
 
@@ -32,7 +32,14 @@ CreateTopics = Callable[..., list[str]]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a broker `kafka`, so `-m "not kafka"` runs unit tests only."""
-    broker_fixtures = {"kafka_bootstrap", "kafka_sasl", "admin", "create_topics"}
+    broker_fixtures = {
+        "kafka_bootstrap",
+        "kafka_sasl",
+        "kafka_tls",
+        "kafka_runtime_sasl",
+        "admin",
+        "create_topics",
+    }
     for item in items:
         if broker_fixtures.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kafka)
@@ -104,6 +111,55 @@ def kafka_sasl(request: pytest.FixtureRequest) -> SaslEndpoint:
             "set KAFKA_SASL_BOOTSTRAP_SERVERS (and KAFKA_SASL_USERNAME/PASSWORD/MECHANISM)"
         )
     return endpoint
+
+
+_RESTART_HINT = (
+    "restart the local broker with `python -m connector.local_kafka up --fresh` "
+    "(it adds the SSL listeners, the authorizer and the `runtime` user)"
+)
+
+
+@pytest.fixture(scope="session")
+def kafka_tls(request: pytest.FixtureRequest) -> TlsEndpoint:
+    """The SSL listeners and test certificates: `KAFKA_SSL_BOOTSTRAP_SERVERS`,
+    `KAFKA_MTLS_BOOTSTRAP_SERVERS` (client certificate required), `KAFKA_SSL_CA_LOCATION`,
+    `KAFKA_SSL_CERTIFICATE_LOCATION`, `KAFKA_SSL_KEY_LOCATION`; else the local broker's.
+    Fails (never skips) when the broker has no SSL listener."""
+    names = (
+        "KAFKA_SSL_BOOTSTRAP_SERVERS",
+        "KAFKA_MTLS_BOOTSTRAP_SERVERS",
+        "KAFKA_SSL_CA_LOCATION",
+        "KAFKA_SSL_CERTIFICATE_LOCATION",
+        "KAFKA_SSL_KEY_LOCATION",
+    )
+    values = [os.environ.get(name) for name in names]
+    if all(values):
+        ssl, mtls, ca, cert, key = (str(value) for value in values)
+        return TlsEndpoint(ssl, mtls, Path(ca), Path(cert), Path(key))
+    request.getfixturevalue("kafka_bootstrap")
+    endpoint = local_kafka.tls_endpoint()
+    if endpoint is None:
+        pytest.fail(
+            "the Kafka broker has no SSL listeners: set " + ", ".join(names) + ", or "
+            + _RESTART_HINT
+        )  # fmt: skip
+    return endpoint
+
+
+@pytest.fixture(scope="session")
+def kafka_runtime_sasl(kafka_sasl: SaslEndpoint) -> SaslEndpoint:
+    """The SASL listener with the unprivileged `runtime` user (`KAFKA_RUNTIME_USERNAME`,
+    `KAFKA_RUNTIME_PASSWORD`) on a broker whose authorizer checks ACLs; fails (never skips)
+    when the local broker runs without the authorizer."""
+    broker = local_kafka.running_broker()
+    ours = broker is not None and broker.sasl_bootstrap == kafka_sasl.bootstrap
+    if ours and broker is not None and not broker.authorizer:
+        pytest.fail(f"the Kafka broker runs without an authorizer: {_RESTART_HINT}")
+    user = local_kafka.runtime_scram_user()
+    return kafka_sasl._replace(
+        username=os.environ.get("KAFKA_RUNTIME_USERNAME", user.username),
+        password=os.environ.get("KAFKA_RUNTIME_PASSWORD", user.password),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from connector.cli import (
     drivers_cmd,
     mappings_cmd,
     run_cmd,
+    setup_cmd,
     topics_cmd,
 )
 
@@ -30,6 +31,7 @@ app.add_typer(mappings_cmd.app, name="mappings")
 app.add_typer(dead_letters_cmd.app, name="dead-letters")
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
+app.command("setup")(setup_cmd.setup)
 
 
 def main() -> None:

@@ -13,8 +13,14 @@ class CodecError(PermanentError):
     ``unknown-fingerprint``, ``incompatible-schema``, ``avro``, ``payload-json``,
     ``invalid-mutation``, ``trailing-bytes``); the message explains it for a person."""
 
+    max_message_chars = 500
+    """Messages are cut to this length: they travel in dead-letter headers and logs."""
+
     def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
+        text = f"{reason}: {message}"
+        if len(text) > self.max_message_chars:
+            text = text[: self.max_message_chars - 1] + "…"
+        super().__init__(text)
         self.reason = reason
 
 

@@ -86,6 +86,48 @@ def _detail(exc: BaseException) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
 
 
+def _schema_name(schema: Any) -> str:
+    name = schema.get("name") if isinstance(schema, dict) else None
+    return str(name) if name else "an unnamed schema"
+
+
+def _field_changes(writer: Any, reader: Any) -> str:
+    """Which fields keep two versions of one record from resolving (at most three named)."""
+
+    def fields(schema: Any) -> dict[str, Any]:
+        listed = schema.get("fields", []) if isinstance(schema, dict) else []
+        return {f["name"]: f for f in listed if isinstance(f, dict) and "name" in f}
+
+    def type_text(field: Any) -> str:
+        return orjson.dumps(field.get("type"), option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+    written, read = fields(writer), fields(reader)
+    changed = [n for n in read if n in written and type_text(read[n]) != type_text(written[n])]
+    missing = [n for n in read if n not in written and "default" not in read[n]]
+    parts = []
+    if changed:
+        parts.append(f"field(s) {', '.join(changed[:3])} changed type")
+    if missing:
+        parts.append(f"field(s) {', '.join(missing[:3])} missing from the writer, without default")
+    return "; ".join(parts)
+
+
+def _incompatibility(plan: _ReadPlan, exc: SchemaResolutionError) -> str:
+    """Why the writer schema does not resolve, in a sentence: fastavro's own message quotes
+    both schemas whole (kilobytes), so only its short messages are kept."""
+    writer, reader = _schema_name(plan.writer), _schema_name(plan.reader)
+    text = str(exc)
+    if text.startswith("Schema mismatch"):
+        if writer != reader:
+            why = "a different record"
+        else:
+            why = _field_changes(plan.writer, plan.reader) or "the schemas do not resolve"
+        detail = f"{why} (see schemas/EVOLUTION.md)"
+    else:
+        detail = _detail(exc)
+    return f"the writer schema {writer} cannot be read as {reader}: {detail}"
+
+
 def _describe(exc: ValidationError) -> str:
     # Never include input values: a payload may carry anything, secrets included.
     return "; ".join(
@@ -220,9 +262,7 @@ class MutationCodec:
             if plan.micros_occurred_at and record["occurred_at"] is not None:
                 record["occurred_at"] = _EPOCH + timedelta(microseconds=record["occurred_at"])
         except SchemaResolutionError as exc:
-            raise CodecError(
-                "incompatible-schema", f"writer schema cannot be read as MutationData: {exc}"
-            ) from exc
+            raise CodecError("incompatible-schema", _incompatibility(plan, exc)) from exc
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
             raise CodecError("avro", f"the Avro body does not decode: {_detail(exc)}") from exc
         end = body.tell()

@@ -283,6 +283,10 @@ class RuntimeSettings(BaseModel):
     """How long in-flight batches may finish after SIGTERM before the process gives up on them."""
     revoke_grace_ms: int = Field(20_000, ge=0)
     """How long in-flight batches of revoked partitions may finish before they are abandoned."""
+    commit_interval_ms: int = Field(200, ge=0, le=60_000)
+    """How often finished offsets are committed while running (asynchronously, at most one
+    commit in flight): a crash redelivers the work in flight plus what finished within the
+    last interval. 0 commits after every fetch that finished something."""
     environment: NonEmptyStr = "production"
     """Passed to drivers through `IntegrationContext.environment`."""
     log_level: Annotated[
@@ -308,7 +312,17 @@ class IntegrationSettings(BaseModel):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     handle_timeout_ms: int = Field(60_000, gt=0)
-    """How long one `handle_batch` call may take before it counts as a transient failure."""
+    """How long one `handle_batch`/`handle` call may take. An async call is cancelled then
+    (a transient failure); a sync call cannot be interrupted: its records wait until it
+    ends, and the overrun is logged and counted. Drivers read it as their deadline."""
+    concurrency: int = Field(8, ge=1, le=1024)
+    """How many driver calls may be in flight at once (batches, or single records for a
+    driver that implements only `handle`). Never two for the same ordering key. A sync
+    driver gets this many worker threads, so it must be safe to call from several threads;
+    set 1 for a driver that is not."""
+    ordering: Literal["key", "partition"] = "key"
+    """What must stay in order: ``key`` (records of one entity, in offset order; different
+    entities concurrently) or ``partition`` (a partition's records one batch at a time)."""
     enabled: bool = True
     feature_flags: dict[str, bool] = Field(default_factory=dict)
 

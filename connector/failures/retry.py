@@ -1,8 +1,11 @@
 """Retry transient failures with exponential backoff and jitter, within `RetrySettings`.
 
-Built on tenacity's `AsyncRetrying`. Only failures that `classify` calls TRANSIENT are
-retried; anything else ends the loop at once. Sleep and clock are injectable so tests run
-without waiting, and cancelling the calling task cancels the wait (shutdown never blocks).
+`RetryPolicy` is the pure part: the delay before the next attempt, and whether a failure's
+retries are used up. The runtime's scheduler uses it to park a failing key while others go
+on; `RetryRunner` uses it to retry a call in place (built on tenacity's `AsyncRetrying`).
+Only failures that `classify` calls TRANSIENT are retried; anything else ends the loop at
+once. Sleep and clock are injectable so tests run without waiting, and cancelling the
+calling task cancels the wait (shutdown never blocks).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "OnRetry",
     "Outcome",
     "RetriesExhaustedError",
+    "RetryPolicy",
     "RetryRunner",
     "Succeeded",
     "retry_observer",
@@ -81,13 +85,46 @@ def _retry_after(exc: BaseException) -> float:
     return max(hints, default=0.0)
 
 
-class RetryRunner:
-    """Runs an async call, retrying TRANSIENT failures per `settings`.
+class RetryPolicy:
+    """Backoff and limits of `RetrySettings`, without waiting or calling anything.
 
     Delay after attempt n = min(initial * multiplier**(n-1), max_backoff) * (1 ± jitter), at
-    least a `RateLimitedError.retry_after`. Stops after `max_attempts` attempts, or before a
-    wait that would end after `max_elapsed_ms` (0 disables the time limit).
+    least a `RateLimitedError.retry_after`. The retries of a failure are used up after
+    `max_attempts` attempts, or when the next wait would end more than `max_elapsed_ms` after
+    the first failure (0 disables the time limit).
     """
+
+    def __init__(self, settings: RetrySettings, *, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self._rng = rng or random.Random()
+
+    def kind_of(self, exc: BaseException) -> FailureKind:
+        return classify(exc, self.settings.unknown_errors)
+
+    def is_retried(self, exc: BaseException) -> bool:
+        """Whether `exc` is retried: an `Exception` classified TRANSIENT."""
+        return isinstance(exc, Exception) and self.kind_of(exc) is FailureKind.TRANSIENT
+
+    def delay_s(self, attempt: int, error: BaseException | None = None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        s = self.settings
+        base = min(s.initial_backoff_ms * s.multiplier ** (attempt - 1), s.max_backoff_ms) / 1000
+        spread = 1.0 + s.jitter * self._rng.uniform(-1.0, 1.0) if s.jitter else 1.0
+        hint = _retry_after(error) if error is not None else 0.0
+        return max(base * spread, hint, 0.0)
+
+    def exhausted(self, attempts: int, elapsed_s: float, upcoming_delay_s: float = 0.0) -> bool:
+        """Whether a failure after `attempts` attempts, `elapsed_s` after the first failed
+        one, may not be retried after `upcoming_delay_s` more."""
+        if attempts >= self.settings.max_attempts:
+            return True
+        max_elapsed_s = self.settings.max_elapsed_ms / 1000
+        return max_elapsed_s > 0 and elapsed_s + upcoming_delay_s > max_elapsed_s
+
+
+class RetryRunner:
+    """Runs an async call, retrying TRANSIENT failures in place per `settings` (see
+    `RetryPolicy` for the delays and limits)."""
 
     def __init__(
         self,
@@ -99,25 +136,19 @@ class RetryRunner:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
+        self.policy = RetryPolicy(settings, rng=rng)
         self._on_retry = on_retry
         self._sleep = sleep
         self._clock = clock
-        self._rng = rng or random.Random()
 
     def is_retried(self, exc: BaseException) -> bool:
-        """Whether `exc` is retried: an `Exception` classified TRANSIENT."""
-        return isinstance(exc, Exception) and self.kind_of(exc) is FailureKind.TRANSIENT
+        return self.policy.is_retried(exc)
 
     def kind_of(self, exc: BaseException) -> FailureKind:
-        return classify(exc, self.settings.unknown_errors)
+        return self.policy.kind_of(exc)
 
     def delay_s(self, attempt: int, error: BaseException | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        s = self.settings
-        base = min(s.initial_backoff_ms * s.multiplier ** (attempt - 1), s.max_backoff_ms) / 1000
-        spread = 1.0 + s.jitter * self._rng.uniform(-1.0, 1.0) if s.jitter else 1.0
-        hint = _retry_after(error) if error is not None else 0.0
-        return max(base * spread, hint, 0.0)
+        return self.policy.delay_s(attempt, error)
 
     async def attempt(self, fn: Callable[[], Awaitable[T]]) -> Outcome[T]:
         """Call `fn` until it succeeds or fails for good; never raises for an `Exception`.
@@ -126,7 +157,6 @@ class RetryRunner:
         """
         calls = 0
         start = self._clock()
-        max_elapsed_s = self.settings.max_elapsed_ms / 1000
 
         async def counted() -> T:
             nonlocal calls
@@ -138,10 +168,8 @@ class RetryRunner:
             return self.delay_s(state.attempt_number, error)
 
         def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self.settings.max_attempts:
-                return True
-            elapsed = self._clock() - start + (state.upcoming_sleep or 0.0)
-            return max_elapsed_s > 0 and elapsed > max_elapsed_s
+            elapsed = self._clock() - start
+            return self.policy.exhausted(state.attempt_number, elapsed, state.upcoming_sleep or 0.0)
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None

@@ -33,6 +33,9 @@ class ConsumedRecord:
     error: BaseException | None = None
     """Why the value could not be decoded (then `mutation` is None)."""
     attempts: int = field(default=0)
+    """Failed attempts to handle it so far (decode or driver)."""
+    first_failed_at: float = 0.0
+    """`time.monotonic()` of its first failure (0: none yet); bounds `max_elapsed_ms`."""
 
     @property
     def size(self) -> int:

@@ -1,4 +1,8 @@
-"""`python -m connector.local_kafka up|down|status|logs`: manage the local Kafka broker."""
+"""`python -m connector.local_kafka up|down|status|logs`: manage the local Kafka broker.
+
+`up` and `status` print the listeners, users and certificate paths; `up` ends with
+`NAME=value` lines (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SSL_CA_LOCATION, ...) a script can export.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,18 @@ import time
 from collections import deque
 from pathlib import Path
 
-from .launcher import LocalKafkaError, ensure_running, log_path, running_broker, stop
+from .launcher import BrokerStatus, LocalKafkaError, ensure_running, log_path, running_broker, stop
 from .probe import broker_answers
-from .settings import DEFAULT_PORT, DEFAULT_SASL_PORT, SCRAM_MECHANISMS, default_scram_users
+from .settings import (
+    DEFAULT_MTLS_PORT,
+    DEFAULT_PORT,
+    DEFAULT_SASL_PORT,
+    DEFAULT_SSL_PORT,
+    RUNTIME_PASSWORD_ENV,
+    SCRAM_MECHANISMS,
+    SCRAM_PASSWORD_ENV,
+    default_scram_users,
+)
 
 __all__ = ["main"]
 
@@ -23,12 +36,60 @@ def _tail(path: Path, lines: int) -> list[str]:
         return []
 
 
+def _environment(broker: BrokerStatus) -> list[str]:
+    """`NAME=value` lines a shell or CI can export; the tests' fixtures read the same names."""
+    lines = [f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}"]
+    if broker.sasl_bootstrap is not None:
+        lines.append(f"KAFKA_SASL_BOOTSTRAP_SERVERS={broker.sasl_bootstrap}")
+    if broker.ssl_bootstrap is not None:
+        lines.append(f"KAFKA_SSL_BOOTSTRAP_SERVERS={broker.ssl_bootstrap}")
+    if broker.mtls_bootstrap is not None:
+        lines.append(f"KAFKA_MTLS_BOOTSTRAP_SERVERS={broker.mtls_bootstrap}")
+    if broker.tls is not None:
+        lines += [
+            f"KAFKA_SSL_CA_LOCATION={broker.tls.ca}",
+            f"KAFKA_SSL_CERTIFICATE_LOCATION={broker.tls.client_certificate}",
+            f"KAFKA_SSL_KEY_LOCATION={broker.tls.client_key}",
+        ]
+    return lines
+
+
+def _describe(broker: BrokerStatus) -> list[str]:
+    connector, runtime = default_scram_users()
+    mechanisms = "/".join(SCRAM_MECHANISMS)
+    rows = [
+        ("bootstrap", broker.bootstrap),
+        ("sasl bootstrap", broker.sasl_bootstrap or "-"),
+    ]
+    if broker.sasl_bootstrap is not None:
+        rows += [
+            ("scram users", f"{connector.username}: super user, password ${SCRAM_PASSWORD_ENV}"),
+            ("", f"{runtime.username}: no ACLs, password ${RUNTIME_PASSWORD_ENV} ({mechanisms})"),
+        ]
+    rows += [
+        ("ssl bootstrap", broker.ssl_bootstrap or "-"),
+        ("mtls bootstrap", f"{broker.mtls_bootstrap} (client certificate required)"
+         if broker.mtls_bootstrap else "-"),
+    ]  # fmt: skip
+    if broker.tls is not None:
+        rows += [
+            ("ca", str(broker.tls.ca)),
+            ("client cert", str(broker.tls.client_certificate)),
+            ("client key", str(broker.tls.client_key)),
+        ]
+    rows.append(("authorizer", "StandardAuthorizer" if broker.authorizer else "off"))
+    return [f"  {name:<15}{value}" for name, value in rows]
+
+
 def _up(args: argparse.Namespace) -> int:
     sasl_port = None if args.no_sasl else args.sasl_port
     try:
         bootstrap = ensure_running(
             args.port,
             sasl_port=sasl_port,
+            ssl_port=None if args.no_ssl else args.ssl_port,
+            mtls_port=None if args.no_ssl else args.mtls_port,
+            authorizer=not args.no_authorizer,
             controller_port=args.controller_port,
             fresh=args.fresh,
             timeout=args.timeout,
@@ -43,15 +104,11 @@ def _up(args: argparse.Namespace) -> int:
                 sys.stderr.writelines(tail)
             print(f"broker log: {error.log}", file=sys.stderr)
         return 1
-    print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
     broker = running_broker()
-    if broker is not None and broker.sasl_bootstrap is not None:
-        user = default_scram_users()[0]
-        print(
-            f"KAFKA_SASL_BOOTSTRAP_SERVERS={broker.sasl_bootstrap}  "
-            f"(SASL_PLAINTEXT, {'/'.join(SCRAM_MECHANISMS)}, user {user.username!r}, "
-            "password from IEC_KAFKA_SCRAM_PASSWORD)"
-        )
+    if broker is None:  # someone else's broker answers on the port
+        print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+        return 0
+    print("\n".join(_environment(broker)))
     return 0
 
 
@@ -68,10 +125,9 @@ def _status(_: argparse.Namespace) -> int:
     answers = broker_answers(broker.bootstrap, timeout=3.0)
     rss = "?" if broker.rss_bytes is None else f"{broker.rss_bytes / 2**20:.0f} MiB"
     print(f"local-kafka: pid {broker.pid}, {'answering' if answers else 'NOT answering'}")
-    print(f"  bootstrap      {broker.bootstrap}")
-    print(f"  sasl bootstrap {broker.sasl_bootstrap or '-'}")
-    print(f"  rss            {rss}")
-    print(f"  log            {broker.log}")
+    print("\n".join(_describe(broker)))
+    print(f"  {'rss':<15}{rss}")
+    print(f"  {'log':<15}{broker.log}")
     return 0 if answers else 1
 
 
@@ -107,8 +163,20 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="PLAINTEXT port")
     up.add_argument("--sasl-port", type=int, default=DEFAULT_SASL_PORT, help="SASL/SCRAM port")
     up.add_argument("--no-sasl", action="store_true", help="no SASL_PLAINTEXT listener")
+    up.add_argument(
+        "--ssl-port", type=int, default=DEFAULT_SSL_PORT, help="SSL port (client cert optional)"
+    )
+    up.add_argument(
+        "--mtls-port", type=int, default=DEFAULT_MTLS_PORT, help="SSL port requiring a client cert"
+    )
+    up.add_argument("--no-ssl", action="store_true", help="no SSL listeners (no certificates)")
+    up.add_argument(
+        "--no-authorizer", action="store_true", help="no StandardAuthorizer (no ACL checks)"
+    )
     up.add_argument("--controller-port", type=int, help="KRaft controller port (default port+1)")
-    up.add_argument("--fresh", action="store_true", help="wipe the data and format anew")
+    up.add_argument(
+        "--fresh", action="store_true", help="wipe the data, make new certificates, format anew"
+    )
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     up.set_defaults(handler=_up)
     down = commands.add_parser("down", help="stop the broker")

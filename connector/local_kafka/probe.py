@@ -9,6 +9,7 @@ broker lists itself). Encoding and decoding are pure functions; `query_*` do the
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import time
 from dataclasses import dataclass
@@ -193,11 +194,18 @@ def _receive(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
-def query_api_versions(host: str, port: int, timeout: float) -> dict[int, range]:
-    """Send ApiVersions v0 to one listener; raises OSError or ProtocolError."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        return decode_api_versions_response(_round_trip(sock, encode_api_versions_request(1)), 1)
+def query_api_versions(
+    host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None
+) -> dict[int, range]:
+    """Send ApiVersions v0 to one listener, over TLS if `tls` is given (the handshake
+    verifies the listener's certificate); raises OSError (ssl.SSLError) or ProtocolError."""
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        raw.settimeout(timeout)
+        if tls is None:
+            return decode_api_versions_response(_round_trip(raw, encode_api_versions_request(1)), 1)
+        with tls.wrap_socket(raw, server_hostname=host) as sock:
+            response = _round_trip(sock, encode_api_versions_request(1))
+            return decode_api_versions_response(response, 1)
 
 
 def query_metadata(host: str, port: int, timeout: float) -> ClusterMetadata:

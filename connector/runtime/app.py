@@ -32,7 +32,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel
 
 from connector.codec import MutationCodec
@@ -42,12 +41,15 @@ from connector.dead_letters.headers import DeadLetterContext
 from connector.dead_letters.producer import DeadLetterProducer
 from connector.driver_registry import DriverRegistry
 from connector.health import HealthServer
+from connector.kafka.clients import new_admin
 from connector.kafka.preflight import check_connection
 from connector.mapping_store import KafkaMappingStore
 from connector.metrics import METRICS, REGISTRY, ConnectorMetrics
 from connector.redaction import Redactor, qualified_name
-from connector.runtime.handling import BatchHandler
-from connector.runtime.runner import IntegrationRunner, RunnerSettings
+from connector.runtime.decoding import RecordDecoder
+from connector.runtime.handling import WorkHandler
+from connector.runtime.invocation import DriverInvoker
+from connector.runtime.runner import IntegrationRunner, RunnerSettings, ordering_key
 from connector.topic_admin import TopicStatus, apply_plan, check_plan, plan_topics
 from contracts import (
     ConfigurationError,
@@ -81,7 +83,7 @@ class _Integration:
     driver: DriverContract
     store: KafkaMappingStore
     dead_letters: DeadLetterProducer
-    handler: BatchHandler
+    invoker: DriverInvoker
     runner: IntegrationRunner
     task: asyncio.Task[None] | None = field(default=None)
 
@@ -249,8 +251,7 @@ class ConnectorApp:
 
     def _ensure_topics(self, client_config: dict[str, str]) -> None:
         plan = plan_topics(self.settings, self.registry)
-        admin_config: dict[str, Any] = {**client_config, "logger": logging.getLogger("iec.kafka")}
-        admin = AdminClient(admin_config)
+        admin = new_admin(client_config, logger=logging.getLogger("iec.kafka"))
         if self.settings.topics.create_missing:
             results = apply_plan(admin, plan)
         else:
@@ -283,7 +284,10 @@ class ConnectorApp:
         if config is None:  # an app built without validated configs validates here
             config = validate_configuration(driver.get_configuration_schema(), integration.config)
         store = KafkaMappingStore(
-            integration_uuid=uuid, topic=topics.mapping_topic(uuid), client_config=client_config
+            integration_uuid=uuid,
+            topic=topics.mapping_topic(uuid),
+            client_config=client_config,
+            metrics=self.metrics,
         )
         # 2. the seed's lifecycle in one typed step: integration data, config, logger,
         # mapping service and context (see contracts.binding)
@@ -312,10 +316,19 @@ class ConnectorApp:
             integration_uuid=uuid,
             metrics=self.metrics,
         )
-        handler = BatchHandler(
-            driver=driver,
+        logger = logging.getLogger(f"iec.runtime.{integration.name}")
+        invoker = DriverInvoker(
+            driver,
             integration_uuid=uuid,
             handle_timeout_s=integration.handle_timeout_ms / 1000,
+            threads=integration.concurrency,
+            metrics=self.metrics,
+            logger=logger,
+        )
+        decoder = RecordDecoder(codec.decode)
+        handler = WorkHandler(
+            invoker=invoker,
+            integration_uuid=uuid,
             retry=integration.retry,
             dead_letters=dead_letters,
             dead_letter_context=DeadLetterContext(
@@ -326,9 +339,10 @@ class ConnectorApp:
                 driver_version=driver.get_version(),
             ),
             redactor=self.redactor,
-            decode=codec.decode,
+            decoder=decoder,
+            key_of=ordering_key(integration.ordering),
             metrics=self.metrics,
-            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            logger=logger,
         )
         runner = IntegrationRunner(
             RunnerSettings(
@@ -341,16 +355,20 @@ class ConnectorApp:
                 ),
                 consumer_config=dict(client_config),
                 batch=integration.batch,
+                concurrency=integration.concurrency,
+                ordering=integration.ordering,
                 revoke_grace_s=settings.runtime.revoke_grace_ms / 1000,
+                commit_interval_s=settings.runtime.commit_interval_ms / 1000,
                 entity_type_of=topics.entity_type_of,
             ),
-            decode=codec.decode,
             handler=handler,
+            decoder=decoder,
+            per_record=invoker.per_record,
             metrics=self.metrics,
-            logger=logging.getLogger(f"iec.runtime.{integration.name}"),
+            logger=logger,
             on_assigned=lambda: _mapping_barrier(store, integration.name),
         )
-        return _Integration(integration, driver, store, dead_letters, handler, runner)
+        return _Integration(integration, driver, store, dead_letters, invoker, runner)
 
     # ------------------------------------------------------------------ stop ------------
     async def _close_after_failed_start(self) -> None:
@@ -358,7 +376,7 @@ class ConnectorApp:
         if self._gauges is not None:
             self._gauges.cancel()
         for i in self._integrations:
-            for close in (i.handler.close, i.dead_letters.close, i.store.close):
+            for close in (i.invoker.close, i.dead_letters.close, i.store.close):
                 try:
                     await asyncio.to_thread(close)
                 except Exception:
@@ -392,7 +410,7 @@ class ConnectorApp:
                 await _call_hook(i.driver, "close")
             except Exception:
                 log.exception("%s: driver close() failed", i.settings.name)
-            i.handler.close()
+            i.invoker.close()
             await asyncio.to_thread(i.dead_letters.close)
             await asyncio.to_thread(i.store.close)
         log.info("stopped")

@@ -7,9 +7,17 @@ Offsets need not be contiguous (compaction, transaction markers), so the tracker
 received offsets themselves rather than assuming `offset + 1` follows::
 
     received  10 11 14 15 16
-    finished   x  x     x      -> committable 14 (14 is not finished)
-    finish 14                  -> committable 16
-    finish 16                  -> committable 17 (all done: one past the last received)
+    finished   x  x     x      -> position 14 (14 is not finished), done above it: {15}
+    finish 14                  -> position 16
+    finish 16                  -> position 17 (all done: one past the last received)
+
+A `CommitPoint` is the position plus the offsets above it that are finished already (`done`).
+Committed with the position (as offset-commit metadata, see `connector.runtime.offset_map`),
+`done` lets the next owner of the partition skip them: with records of different keys
+finishing out of order, a restart or a rebalance then redelivers only what was unfinished,
+not everything above the position (the idea of Parallel Consumer's offset map).
+`assign(..., done=...)` takes such a set back; `receive` reports those records as
+`ALREADY_DONE`.
 
 Each partition carries an assignment *generation*. Revoking a partition forgets it;
 `finish` calls for a generation that is no longer current are ignored, so a batch that
@@ -20,12 +28,27 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CommitTracker", "TopicPartitionKey"]
+__all__ = ["ALREADY_DONE", "CommitPoint", "CommitTracker", "TopicPartitionKey"]
 
 TopicPartitionKey = tuple[str, int]
+
+ALREADY_DONE = 0
+"""What `receive` returns for a record the previous owner finished (generations start at 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPoint:
+    """What to commit for one partition."""
+
+    offset: int
+    """The first unfinished offset, or one past the last received one."""
+    done: frozenset[int]
+    """Finished offsets above `offset`."""
+    version: int
+    """Changes whenever `offset` or `done` does (to tell what was committed already)."""
 
 
 @dataclass(slots=True)
@@ -33,9 +56,23 @@ class _PartitionState:
     generation: int
     pending: deque[int] = field(default_factory=deque)
     finished: set[int] = field(default_factory=set)
+    skip: set[int] = field(default_factory=set)
+    """Offsets a previous owner finished (from the committed metadata), not received yet."""
     last_received: int = -1
     committable: int | None = None
-    committed: int | None = None
+    version: int = 0
+    committed_version: int | None = None
+
+    def advance(self) -> None:
+        pending, finished = self.pending, self.finished
+        while pending and pending[0] in finished:
+            finished.discard(pending.popleft())
+        self.committable = pending[0] if pending else self.last_received + 1
+        self.version += 1
+
+    def point(self) -> CommitPoint:
+        assert self.committable is not None
+        return CommitPoint(self.committable, frozenset(self.finished), self.version)
 
 
 class CommitTracker:
@@ -47,12 +84,20 @@ class CommitTracker:
         self._lock = threading.Lock()
 
     # -- assignment -----------------------------------------------------------------------
-    def assign(self, partitions: list[TopicPartitionKey]) -> int:
-        """Start tracking `partitions`; returns their generation."""
+    def assign(
+        self,
+        partitions: list[TopicPartitionKey],
+        done: Mapping[TopicPartitionKey, Iterable[int]] | None = None,
+    ) -> int:
+        """Start tracking `partitions`; returns their generation. `done`: offsets above the
+        committed position that a previous owner finished (they will be skipped)."""
         with self._lock:
             self._generation += 1
             for tp in partitions:
-                self._partitions[tp] = _PartitionState(self._generation)
+                state = _PartitionState(self._generation)
+                if done is not None and tp in done:
+                    state.skip = set(done[tp])
+                self._partitions[tp] = state
             return self._generation
 
     def revoke(self, partitions: list[TopicPartitionKey]) -> None:
@@ -76,7 +121,8 @@ class CommitTracker:
 
     # -- records ----------------------------------------------------------------------------
     def receive(self, tp: TopicPartitionKey, offset: int) -> int | None:
-        """Note a fetched record; returns the generation to tag it with (None: not assigned)."""
+        """Note a fetched record; returns the generation to tag it with, `ALREADY_DONE` if a
+        previous owner finished it (do not handle it again), or None if not assigned."""
         with self._lock:
             state = self._partitions.get(tp)
             if state is None:
@@ -86,6 +132,11 @@ class CommitTracker:
                 self._drop_from(state, offset)
             state.pending.append(offset)
             state.last_received = offset
+            if state.skip and offset in state.skip:
+                state.skip.discard(offset)
+                state.finished.add(offset)
+                state.advance()
+                return ALREADY_DONE
         return state.generation
 
     def finish(self, tp: TopicPartitionKey, offset: int, generation: int) -> bool:
@@ -110,10 +161,7 @@ class CommitTracker:
                 touched[tp] = state
                 counted += 1
             for state in touched.values():
-                pending, finished = state.pending, state.finished
-                while pending and pending[0] in finished:
-                    finished.discard(pending.popleft())
-                state.committable = pending[0] if pending else state.last_received + 1
+                state.advance()
         return counted
 
     @staticmethod
@@ -123,27 +171,48 @@ class CommitTracker:
         state.last_received = state.pending[-1] if state.pending else offset - 1
         if state.committable is not None and state.committable > offset:
             state.committable = offset
+        state.version += 1
 
     # -- commits ----------------------------------------------------------------------------
     def committable(
         self, partitions: list[TopicPartitionKey] | None = None
-    ) -> dict[TopicPartitionKey, int]:
-        """Positions that may be committed and are newer than the last recorded commit."""
+    ) -> dict[TopicPartitionKey, CommitPoint]:
+        """Commit points that changed since the last recorded commit."""
         with self._lock:
-            out: dict[TopicPartitionKey, int] = {}
-            for tp, state in self._partitions.items():
-                if partitions is not None and tp not in partitions:
-                    continue
-                if state.committable is not None and state.committable != state.committed:
-                    out[tp] = state.committable
-            return out
+            return {
+                tp: state.point()
+                for tp, state in self._partitions.items()
+                if state.committable is not None
+                and state.version != state.committed_version
+                and (partitions is None or tp in partitions)
+            }
 
-    def mark_committed(self, offsets: dict[TopicPartitionKey, int]) -> None:
+    def positions(
+        self, partitions: list[TopicPartitionKey] | None = None
+    ) -> dict[TopicPartitionKey, CommitPoint]:
+        """Every commit point, whether or not a commit of it was sent already (a synchronous
+        commit at revoke or shutdown must not trust one still in flight)."""
         with self._lock:
-            for tp, offset in offsets.items():
+            return {
+                tp: state.point()
+                for tp, state in self._partitions.items()
+                if state.committable is not None and (partitions is None or tp in partitions)
+            }
+
+    def mark_committed(self, points: Mapping[TopicPartitionKey, CommitPoint]) -> None:
+        with self._lock:
+            for tp, point in points.items():
                 state = self._partitions.get(tp)
                 if state is not None:
-                    state.committed = offset
+                    state.committed_version = point.version
+
+    def forget_committed(self, points: Mapping[TopicPartitionKey, CommitPoint]) -> None:
+        """A commit of `points` failed: report them as committable again."""
+        with self._lock:
+            for tp, point in points.items():
+                state = self._partitions.get(tp)
+                if state is not None and state.committed_version == point.version:
+                    state.committed_version = None
 
     def in_flight(self, tp: TopicPartitionKey) -> int:
         """Records received but not finished."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 from connector.codec.errors import CodecError
 from connector.kafka.records import ConsumedRecord
-from contracts import MutationData
+from contracts import MutationData, TransientError
 
-__all__ = ["decode_record"]
+__all__ = ["RecordDecoder", "decode_record"]
+
+_REGISTRY_BACKOFF_S = 5.0
+"""After the schema registry failed, how long decodes that need it are deferred."""
 
 
 def decode_record(record: ConsumedRecord, decode: Callable[[bytes], MutationData]) -> MutationData:
@@ -35,3 +40,46 @@ def decode_record(record: ConsumedRecord, decode: Callable[[bytes], MutationData
             f"entity_type {mutation.entity_type[:64]!r} on the topic of {record.entity_type!r}",
         )
     return mutation
+
+
+class RecordDecoder:
+    """Sets `record.mutation`, or `record.error` when the value is not (yet) a mutation.
+
+    A transient failure (the schema registry is unreachable) is remembered for a few seconds:
+    meanwhile values that need the registry are not sent to it from the event loop (each
+    call would block it for the registry timeout) but marked transient at once; `retry`
+    tries one again off the loop.
+    """
+
+    def __init__(
+        self,
+        decode: Callable[[bytes], MutationData],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._decode = decode
+        self._clock = clock
+        self._registry_down_until = 0.0
+
+    def decode_into(self, record: ConsumedRecord) -> None:
+        """Decode on the calling thread (the event loop): the fast path."""
+        value = record.value
+        if value and value[0] == 0 and self._clock() < self._registry_down_until:
+            record.error = TransientError("schema registry unavailable; decode deferred")
+            return
+        self._decode_now(record)
+
+    async def retry(self, record: ConsumedRecord) -> bool:
+        """Decode again, off the event loop (the registry client blocks while it waits);
+        True if the record is decoded now."""
+        await asyncio.to_thread(self._decode_now, record)
+        return record.mutation is not None
+
+    def _decode_now(self, record: ConsumedRecord) -> None:
+        try:
+            record.mutation = decode_record(record, self._decode)
+            record.error = None
+        except (CodecError, TransientError) as exc:
+            if isinstance(exc, TransientError):
+                self._registry_down_until = self._clock() + _REGISTRY_BACKOFF_S
+            record.error = exc

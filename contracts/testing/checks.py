@@ -14,9 +14,10 @@ from functools import partial
 from typing import Any
 
 from contracts._mutation import MutationData
+from contracts.classification import DEFAULT_CLASSIFIER, FailureKind
 from contracts.configuration import configuration_json_schema, configuration_model
 from contracts.driver import DriverContract
-from contracts.errors import FatalError, IntegrationError
+from contracts.errors import IntegrationError
 from contracts.testing.factories import (
     MutationFactory,
     empty_payload,
@@ -68,38 +69,55 @@ def _succeeds(what: str, call: Callable[[], None]) -> None:
         ) from exc
 
 
-def _succeeds_or_rejects(what: str, call: Callable[[], None]) -> IntegrationError | None:
-    """Success, or a record-level contract error (transient or permanent), is acceptable."""
+def _succeeds_or_rejects(what: str, call: Callable[[], None]) -> BaseException | None:
+    """Success, or a record-level rejection (transient or permanent), is acceptable.
+
+    A rejection is judged as the runtime judges it (`contracts.classification`): a contract
+    error, or a library exception the table classifies (an `httpx.ConnectError` is transient,
+    a `KeyError` permanent). A fatal kind stops the whole integration, and an exception the
+    table does not know depends on the deployment's ``retry.unknown_errors``: both fail.
+    """
     try:
         call()
-    except FatalError as exc:
-        raise ContractViolationError(
-            f"{what}: the driver raised {type(exc).__name__}, which stops the whole integration; "
-            f"a bad record calls for PermanentError"
-        ) from exc
-    except IntegrationError as exc:
-        return exc
     except Exception as exc:
-        raise ContractViolationError(
-            f"{what}: the driver raised {type(exc).__name__}, which is not a contracts.errors "
-            f"error; raise PermanentError for a record it cannot process (TransientError if a "
-            f"retry may help): {exc}"
-        ) from exc
+        if not DEFAULT_CLASSIFIER.knows(exc):
+            raise ContractViolationError(
+                f"{what}: the driver raised {type(exc).__name__}, which the runtime cannot "
+                f"classify (it would follow the integration's retry.unknown_errors, retried "
+                f"by default); raise PermanentError for a record it cannot process "
+                f"(TransientError if a retry may help), or `raise ... from` a known error: {exc}"
+            ) from exc
+        if DEFAULT_CLASSIFIER.classify(exc) is FailureKind.FATAL:
+            raise ContractViolationError(
+                f"{what}: the driver raised {type(exc).__name__}, which stops the whole "
+                f"integration; a bad record calls for PermanentError"
+            ) from exc
+        return exc
     return None
 
 
 # -- identity and configuration -------------------------------------------------------------
 
 
+def _call_identity(driver: DriverContract, method: str) -> object:
+    try:
+        return getattr(driver, method)()
+    except Exception as exc:
+        raise ContractViolationError(
+            f"{method}() raised {type(exc).__name__}: {exc}; identity methods must return "
+            f"constant strings without needing the configuration or the network"
+        ) from exc
+
+
 def check_identity(driver: DriverContract) -> None:
     """get_name/get_type/get_version/get_description return strings; all but the last non-empty."""
     for method in ("get_name", "get_type", "get_version"):
-        value = getattr(driver, method)()
+        value = _call_identity(driver, method)
         if not isinstance(value, str) or not value.strip():
             raise ContractViolationError(
                 f"{method}() must return a non-empty string, got {value!r}"
             )
-    description = driver.get_description()
+    description = _call_identity(driver, "get_description")
     if not isinstance(description, str):
         raise ContractViolationError(f"get_description() must return a string, got {description!r}")
     version = driver.get_version()

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from contracts.context import IntegrationContext
-from contracts.driver import DriverContract
+from contracts.driver import DriverContract, missing_contract_methods
 from contracts.errors import ConfigValidationError
 from contracts.testing import checks
 from contracts.testing.factories import MutationFactory
@@ -108,9 +108,11 @@ class DriverContractSuite:
 
     # -- identity, capabilities, configuration ---------------------------------------------
     def test_driver_implements_the_driver_contract(self, driver: DriverContract) -> None:
-        if not isinstance(driver, DriverContract):
+        missing = missing_contract_methods(driver)
+        if missing:
             raise checks.ContractViolationError(
-                f"{type(driver).__name__} lacks methods of DriverContract"
+                f"{type(driver).__name__} lacks methods of DriverContract: {', '.join(missing)} "
+                f"(subclass contracts.AbstractDriver for defaults of the optional ones)"
             )
 
     def test_identity_methods_return_non_empty_strings_and_a_semantic_version(

@@ -300,10 +300,16 @@ def test_sasl_listener_rejects_a_wrong_password_without_echoing_it(
 def test_launcher_starts_once_and_stops_a_second_broker(tmp_path: Path) -> None:
     """Full lifecycle on free ports and a private state folder (the session broker stays)."""
     port, sasl_port, controller_port = _free_port(), _free_port(), _free_port()
+    ssl_port, mtls_port = _free_port(), _free_port()
 
     def up() -> str:
         return local_kafka.ensure_running(
-            port, sasl_port=sasl_port, controller_port=controller_port, directory=tmp_path
+            port,
+            sasl_port=sasl_port,
+            ssl_port=ssl_port,
+            mtls_port=mtls_port,
+            controller_port=controller_port,
+            directory=tmp_path,
         )
 
     try:
@@ -317,6 +323,11 @@ def test_launcher_starts_once_and_stops_a_second_broker(tmp_path: Path) -> None:
         assert second is not None
         assert first.pid == second.pid
         assert first.sasl_bootstrap == f"127.0.0.1:{sasl_port}"
+        assert first.ssl_bootstrap == f"127.0.0.1:{ssl_port}"
+        assert first.mtls_bootstrap == f"127.0.0.1:{mtls_port}"
+        assert first.authorizer is True
+        assert first.tls is not None
+        assert first.tls.ca.is_file()
         assert local_kafka.is_running(tmp_path)
         assert (tmp_path / "data" / "meta.properties").is_file()
     finally:

@@ -229,6 +229,12 @@ def test_existing_mapping_topic_that_is_not_compacted_is_a_mismatch(
     ]
     for future in admin.create_topics(pre_created, operation_timeout=30).values():
         future.result(timeout=30)
+    # The controller answers before this broker's metadata has the topics (a wider gap with
+    # an authorizer); "existing" means the broker lists them.
+    for _ in range(100):
+        if {mapping.name, mutation.name} <= set(admin.list_topics(timeout=10).topics):
+            break
+        time.sleep(0.1)
 
     results = {r.spec.name: r for r in apply_plan(admin, plan)}
 

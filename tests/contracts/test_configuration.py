@@ -182,15 +182,32 @@ def test_numeric_rejects_everything_else(value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), (False, False), (1, True), (0, False), ("1", True), ("0", False)],
+    [
+        (True, True),
+        (False, False),
+        (1, True),
+        (0, False),
+        ("1", True),
+        ("0", False),
+        # text, as ${ENV_VAR} substitution gives it: the forms the message names
+        ("true", True),
+        ("false", False),
+        ("TRUE", True),
+        (" False ", False),
+    ],
 )
-def test_boolean_accepts_laravels_six_values(value: Any, expected: bool) -> None:
+def test_boolean_accepts_laravels_six_values_and_their_text(value: Any, expected: bool) -> None:
     assert value_of("boolean", value) is expected
 
 
-@pytest.mark.parametrize("value", ["true", "yes", 2, 1.0, "on"])
-def test_boolean_rejects_other_values(value: Any) -> None:
+@pytest.mark.parametrize("value", ["yes", 2, 1.0, "on", "t", "truthy"])
+def test_boolean_rejects_other_values_saying_exactly_what_is_accepted(value: Any) -> None:
     assert rejects("boolean", value) == "boolean"
+    with pytest.raises(ConfigValidationError) as caught:
+        validate_configuration({"flag": "boolean"}, {"flag": value})
+    assert caught.value.problems[0].message == (
+        "must be a boolean: true or false, 1 or 0, or the text 'true', 'false', '1', '0'"
+    )
 
 
 def test_array_accepts_lists_and_mappings_as_mutable_copies() -> None:

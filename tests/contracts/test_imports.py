@@ -28,6 +28,7 @@ PROBE = textwrap.dedent(
 
     import contracts
     import contracts.testing
+    import contracts.classification
     from contracts.testing import InMemoryMappingService, make_mutation
 
     service = InMemoryMappingService()

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -407,10 +408,34 @@ class UnknownDeleteFailsDriver(RecordingDriver):
 TYPES = ("product", "category")
 
 
-def test_edge_payload_check_rejects_non_contract_errors_and_accepts_permanent_ones() -> None:
-    with pytest.raises(ContractViolationError, match=r"not a contracts\.errors error"):
-        checks.check_edge_payload(bound(FragileDriver()), MutationFactory(), TYPES, "malformed")
+class UnclassifiableDriver(RecordingDriver):
+    def handle(self, mutation: MutationData) -> None:
+        if mutation.operation is not Operation.DELETED and "sku" in mutation.payload:
+            raise ShopSpecificError("the shop said no")
+        super().handle(mutation)
+
+
+class ShopSpecificError(Exception):
+    """An exception no classification table knows."""
+
+
+class DownstreamDownDriver(RecordingDriver):
+    """Lets a raw httpx error escape, which the runtime retries as transient."""
+
+    def handle(self, mutation: MutationData) -> None:
+        if mutation.operation is not Operation.DELETED and "sku" in mutation.payload:
+            raise httpx.ConnectError("connection refused")
+        super().handle(mutation)
+
+
+def test_edge_payload_check_judges_escaping_exceptions_as_the_runtime_does() -> None:
+    # KeyError/TypeError from reading a malformed payload: the runtime dead-letters them
+    checks.check_edge_payload(bound(FragileDriver()), MutationFactory(), TYPES, "malformed")
     checks.check_edge_payload(bound(RejectingDriver()), MutationFactory(), TYPES, "malformed")
+    # a raw httpx error: the runtime retries it
+    checks.check_edge_payload(bound(DownstreamDownDriver()), MutationFactory(), TYPES, "large")
+    with pytest.raises(ContractViolationError, match="which the runtime cannot classify"):
+        checks.check_edge_payload(bound(UnclassifiableDriver()), MutationFactory(), TYPES, "large")
     with pytest.raises(ContractViolationError, match="stops the whole integration"):
         checks.check_edge_payload(
             bound(FatalOnBadRecordDriver()), MutationFactory(), TYPES, "empty"
@@ -463,6 +488,34 @@ def test_identity_check_catches_bad_identities(attribute: str, value: Any) -> No
     setattr(driver, attribute, lambda: value)
     with pytest.raises(ContractViolationError, match=attribute):
         checks.check_identity(driver)
+
+
+@pytest.mark.parametrize("method", ["get_name", "get_type", "get_version", "get_description"])
+def test_identity_check_names_the_method_that_raised(method: str) -> None:
+    driver = RecordingDriver()
+
+    def fails() -> str:
+        raise KeyError("base_url")
+
+    setattr(driver, method, fails)
+    with pytest.raises(ContractViolationError, match=rf"^{method}\(\) raised KeyError: 'base_url'"):
+        checks.check_identity(driver)
+
+
+def test_the_suite_names_the_methods_a_plain_class_lacks() -> None:
+    class Partial:
+        def get_name(self) -> str:
+            return "Partial"
+
+        def handle(self, mutation: MutationData) -> None:
+            return None
+
+    with pytest.raises(ContractViolationError) as caught:
+        DriverContractSuite().test_driver_implements_the_driver_contract(Partial())  # type: ignore[arg-type]
+    assert str(caught.value).startswith(
+        "Partial lacks methods of DriverContract: get_type, get_version, get_description, "
+        "get_supported_entity_types, handle_batch, get_configuration_schema"
+    )
 
 
 @pytest.mark.parametrize("types", [(), ("product", ""), ("product", "product"), "product"])

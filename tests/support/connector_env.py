@@ -48,6 +48,8 @@ class ConnectorEnv:
         retry: dict[str, Any] | None = None,
         kafka: dict[str, Any] | None = None,
         handle_timeout_ms: int = 30_000,
+        concurrency: int | None = None,
+        ordering: str | None = None,
         name: str = "config.yaml",
         extra_integrations: Iterable[dict[str, Any]] = (),
     ) -> Path:
@@ -71,6 +73,8 @@ class ConnectorEnv:
                     batch=batch,
                     retry=retry,
                     handle_timeout_ms=handle_timeout_ms,
+                    concurrency=concurrency,
+                    ordering=ordering,
                 ),
                 *extra_integrations,
             ],
@@ -90,9 +94,18 @@ class ConnectorEnv:
         batch: dict[str, Any] | None = None,
         retry: dict[str, Any] | None = None,
         handle_timeout_ms: int = 30_000,
+        concurrency: int | None = None,
+        ordering: str | None = None,
     ) -> dict[str, Any]:
-        """One entry of `integrations` (the test integration's uuid unless `uuid` is given)."""
+        """One entry of `integrations` (the test integration's uuid unless `uuid` is given);
+        `concurrency`/`ordering` default to the runtime's defaults."""
+        extra: dict[str, Any] = {}
+        if concurrency is not None:
+            extra["concurrency"] = concurrency
+        if ordering is not None:
+            extra["ordering"] = ordering
         return {
+            **extra,
             "uuid": integration_uuid or self.integration_uuid,
             "name": name,
             "driver": driver,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typer.testing import Result
 
 Invoke = Callable[..., Result]
+InstallDistribution = Callable[..., str]
 
 
 def test_list_shows_identity_and_supported_types(invoke: Invoke, driver_type: str) -> None:
@@ -41,3 +42,58 @@ def test_show_of_an_unknown_type_lists_the_known_ones_and_exits_2(
     assert result.stdout == ""
     assert "unknown driver type 'magento-9'; known types: " in result.stderr
     assert driver_type in result.stderr
+
+
+_BAD_SCHEMA_SOURCE = """
+from contracts import AbstractDriver
+
+
+class BadSchema(AbstractDriver):
+    def get_name(self):
+        return "Bad schema"
+
+    def get_type(self):
+        return "bad-schema-test"
+
+    def get_version(self):
+        return "1.0.0"
+
+    def handle(self, mutation):
+        return None
+
+    def get_configuration_schema(self):
+        return {"base_url": "required|url|dns_lookup"}
+
+
+class FailingName(BadSchema):
+    def get_type(self):
+        return "failing-name-test"
+
+    def get_name(self):
+        raise RuntimeError("name service down")
+
+
+class Incomplete:
+    def get_name(self):
+        return "Incomplete"
+"""
+
+
+def test_list_flags_an_invalid_schema_and_names_a_failing_identity_method(
+    invoke: Invoke, install_distribution: InstallDistribution
+) -> None:
+    install_distribution(
+        {"bad-schema": "BadSchema", "failing-name": "FailingName", "incomplete": "Incomplete"},
+        _BAD_SCHEMA_SOURCE,
+    )
+    result = invoke("drivers", "list")
+
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "bad-schema-test" in line)
+    assert "invalid config schema" in row
+    assert "unsupported rule 'dns_lookup'" in result.stderr
+    assert "failing-name" in result.stderr
+    assert "get_name() raised RuntimeError: name service down" in result.stderr
+    assert "lacks get_type, get_version, get_description" in result.stderr
+    healthy = [line for line in result.stdout.splitlines() if "example" in line]
+    assert all("invalid" not in line for line in healthy)

@@ -151,6 +151,7 @@ async def test_consumer_lag_per_partition_is_exported_and_drains_to_zero(
     config = env.config(
         driver_config={"output_path": str(env.output), "sleep_ms": 300},
         batch={"max_records": 10, "linger_ms": 10},
+        concurrency=1,  # one slow batch at a time: the lag is visible for a while
         kafka={
             "extra": {
                 "statistics.interval.ms": "200",

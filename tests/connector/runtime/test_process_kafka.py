@@ -81,7 +81,10 @@ def test_killed_connector_restarts_and_every_mutation_is_handled_at_least_once(
     mutations = product_mutations(500, 4)
     env.publish(mutations)
     expected = {(m.entity_uuid, m.version) for m in mutations}
-    config = env.config(driver_config={"output_path": str(env.output), "sleep_ms": 25})
+    # One batch at a time, so that the kill lands mid-run (the concurrent case has its own test).
+    config = env.config(
+        driver_config={"output_path": str(env.output), "sleep_ms": 25}, concurrency=1
+    )
 
     first = Process(config, tmp_path / "first.log")
     processes.append(first)
@@ -243,8 +246,9 @@ def test_a_member_joining_mid_run_takes_over_partitions_without_redoing_handled_
     mutations = product_mutations(400, 3)
     env.publish(mutations)
     config = env.config(
-        driver_config={"output_path": str(env.output), "sleep_ms": 40},
+        driver_config={"output_path": str(env.output), "sleep_ms": 120},
         batch={"max_records": 20, "linger_ms": 20},
+        concurrency=1,  # ~7 s of work: the second member joins mid-run
     )
     first = Process(config, tmp_path / "first.log")
     processes.append(first)

@@ -1,0 +1,159 @@
+"""`MappingWriter`: durable mapping writes, many per wait, applied to the view once acknowledged.
+
+One write call (`write` from a thread, `awrite` from an event loop) takes the changes of one
+service call (one mapping, or all of a `create_many`):
+
+1. Produce all of them through the `AckedProducer` (acks=all, idempotent): one wait for the
+   call; concurrent calls share librdkafka's batching.
+2. In the delivery thread, once every change has its report, apply the acknowledged ones to
+   the `MappingView` at their offsets (its ordering rule: a newer record the tail already
+   read is never overwritten), before the caller wakes: `find` sees them when it returns.
+3. Count and time the call (metrics per integration); if any change failed raise the
+   contract error of the worst failure (configuration, then permanent, then transient).
+   Failed changes leave the view unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from connector.kafka import (
+    AckedProducer,
+    ClientConfig,
+    Delivery,
+    ErrorFamily,
+    ProducerRecord,
+    as_integration_error,
+    family_of,
+)
+from connector.kafka.clients import Logger
+from connector.mapping_store.changes import Change
+from connector.mapping_store.view import MappingView
+from connector.metrics import ConnectorMetrics
+from contracts import IntegrationError, TransientError
+
+__all__ = ["MappingWriter"]
+
+# Which failure a call reports when several records failed differently: the one retrying
+# cannot cure comes first.
+_SEVERITY = {
+    ErrorFamily.CONFIGURATION: 0,
+    ErrorFamily.PERMANENT: 1,
+    ErrorFamily.FATAL: 2,
+    ErrorFamily.TRANSIENT: 3,
+}
+
+
+class MappingWriter:
+    """Writes changes to one mapping topic and applies the acknowledged ones to `view`."""
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        view: MappingView,
+        client_config: ClientConfig,
+        logger: Logger,
+        name: str,
+        integration_uuid: str,
+        metrics: ConnectorMetrics,
+        write_timeout_s: float = 30.0,
+    ) -> None:
+        """`write_timeout_s`: a change not acknowledged in that time fails (transient)."""
+        self._topic = topic
+        self._view = view
+        self._producer = AckedProducer(
+            client_config,
+            name=name,
+            logger=logger,
+            settings={
+                "linger.ms": 1,
+                "compression.type": "lz4",
+                # Java's partitioner: any client writing this topic agrees on partitions.
+                "partitioner": "murmur2_random",
+                # Never let a write recreate a deleted mapping topic with broker defaults.
+                "allow.auto.create.topics": False,
+            },
+            delivery_timeout_s=write_timeout_s,
+        )
+        self._batch_size = metrics.mapping_write_batch_size.labels(integration_uuid)
+        self._seconds = metrics.mapping_write_seconds.labels(integration_uuid)
+        self._failures = metrics.mapping_write_failures.labels(integration_uuid)
+        self._lock = threading.Lock()
+        self.writes = 0
+        """Changes acknowledged."""
+        self.write_failures = 0
+        """Changes that failed."""
+        self.flushes = 0
+        """Write calls that waited for acknowledgements (one per call, however many changes)."""
+
+    def write(self, changes: Sequence[Change]) -> None:
+        """Write `changes` and return once all are acknowledged and applied (steps 1 to 3)."""
+        if not changes:
+            return
+        started = time.perf_counter()
+        try:
+            deliveries = self._producer.send_many(self._records(changes), settle=self._apply)
+        except TimeoutError as exc:
+            raise self._timed_out(changes, exc) from None
+        self._finish(deliveries, started)
+
+    async def awrite(self, changes: Sequence[Change]) -> None:
+        """`write` for an event loop: awaits the acknowledgements without blocking it."""
+        if not changes:
+            return
+        started = time.perf_counter()
+        try:
+            deliveries = await self._producer.asend_many(self._records(changes), settle=self._apply)
+        except TimeoutError as exc:
+            raise self._timed_out(changes, exc) from None
+        self._finish(deliveries, started)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Wait up to `timeout_s` for outstanding acknowledgements, then stop."""
+        self._producer.close(timeout_s)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _records(self, changes: Sequence[Change]) -> list[ProducerRecord]:
+        topic = self._topic
+        return [ProducerRecord(topic, key, value) for key, value in changes]
+
+    def _apply(self, deliveries: Sequence[Delivery]) -> None:
+        # 2. In the delivery thread, before the caller wakes; in offset order within a call.
+        apply_acked = self._view.apply_acked
+        for delivery in deliveries:
+            if delivery.ok:
+                record = delivery.record
+                assert record.key is not None
+                apply_acked(record.key, record.value, delivery.partition, delivery.offset)
+
+    def _finish(self, deliveries: Sequence[Delivery], started: float) -> None:
+        # 3. Count, time, raise.
+        failed = [d for d in deliveries if not d.ok]
+        self._seconds.observe(time.perf_counter() - started)
+        self._batch_size.observe(len(deliveries))
+        self._count(len(deliveries) - len(failed), len(failed))
+        if failed:
+            raise self._error(failed, len(deliveries))
+
+    def _count(self, ok: int, failed: int) -> None:
+        with self._lock:
+            self.flushes += 1
+            self.writes += ok
+            self.write_failures += failed
+        if failed:
+            self._failures.inc(failed)
+
+    def _error(self, failed: Sequence[Delivery], total: int) -> IntegrationError:
+        errors = [d.error for d in failed if d.error is not None]
+        worst = min(errors, key=lambda e: _SEVERITY[family_of(e)])
+        what = "mapping write" if total == 1 else f"{len(failed)} of {total} mapping writes"
+        return as_integration_error(worst, f"{what} to {self._topic!r} failed")
+
+    def _timed_out(self, changes: Sequence[Change], exc: TimeoutError) -> TransientError:
+        self._count(0, len(changes))
+        self._batch_size.observe(len(changes))
+        return TransientError(f"mapping write to {self._topic!r} failed: {exc}")

@@ -1,0 +1,294 @@
+"""`GroupConsumer`: the integration's confluent-kafka consumer, used from one thread only.
+
+Every call on the client runs on a one-thread executor (the *Kafka thread*), so the client is
+never used from two threads, and its rebalance, commit, statistics and error callbacks run
+there too (librdkafka serves them inside `consume`).
+
+Commits. Auto-commit is off: only positions the `CommitTracker` reports (records handled or
+dead-lettered, and everything before them) are ever committed, in three ways:
+
+1. *promptly*: each `step` commits, asynchronously, what finished since the last commit, at
+   most once per `commit_interval_s` and with at most one commit request in flight, so a
+   SIGKILL redelivers only the work in flight plus what finished in the last interval;
+2. *on revoke*: synchronously, for the partitions that leave, before they leave;
+3. *at shutdown*: synchronously, everything.
+
+Each commit carries, as its metadata, the offsets above the committed position that are
+finished already (`connector.runtime.offset_map`); a new owner reads them when it is
+assigned the partition and skips those records. A commit that fails is not lost: its
+partitions are committed again by the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from connector.kafka.clients import ClientErrorLog, new_consumer
+from connector.metrics import METRICS, ConnectorMetrics
+from connector.runtime import offset_map
+from connector.runtime.commit_tracker import CommitPoint, CommitTracker, TopicPartitionKey
+from connector.runtime.lag import lag_from_stats
+
+__all__ = ["ConsumerHooks", "GroupConsumer"]
+
+_CONSUME_BATCH = 1000
+_CONSUME_TIMEOUT_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerHooks:
+    """What the runner does on rebalances, called in the Kafka thread."""
+
+    assigned: Callable[[list[TopicPartitionKey]], None]
+    """After the tracker took the partitions, before they are fetched."""
+    revoking: Callable[[list[TopicPartitionKey]], None]
+    """Before the partitions leave (blocks: the runner quiesces their in-flight work)."""
+    lost: Callable[[list[TopicPartitionKey]], None]
+    failed: Callable[[BaseException], None]
+    """A fatal client error: the integration must stop."""
+
+
+class GroupConsumer:
+    """Subscribes, fetches, pauses and commits for one integration; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        label: str,
+        group_id: str,
+        topics: tuple[str, ...],
+        client_config: dict[str, Any],
+        tracker: CommitTracker,
+        hooks: ConsumerHooks,
+        commit_interval_s: float,
+        metrics: ConnectorMetrics = METRICS,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._name = name
+        self._label = label
+        self._group_id = group_id
+        self._topics = topics
+        self._client_config = client_config
+        self._tracker = tracker
+        self._hooks = hooks
+        self._commit_interval_s = commit_interval_s
+        self._metrics = metrics
+        self.log = logger or logging.getLogger(f"iec.runtime.{name}")
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, f"kafka-{name}")
+        self._consumer: Consumer | None = None
+        self._errors = ClientErrorLog(self.log)
+        self._commit_in_flight = False
+        self._in_flight_points: dict[TopicPartitionKey, CommitPoint] = {}
+        self._last_commit = 0.0
+        self._repause = False
+        self.paused = False
+
+    # -- on the event loop ------------------------------------------------------------------
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` in the Kafka thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    @property
+    def open(self) -> bool:
+        return self._consumer is not None
+
+    # -- in the Kafka thread ------------------------------------------------------------------
+    def create(self) -> None:
+        logger = logging.getLogger(f"iec.kafka.{self._name}")
+        self._errors = ClientErrorLog(logger)
+        consumer = new_consumer(
+            self._client_config,
+            group_id=self._group_id,
+            logger=logger,
+            on_error=self._on_client_error,
+            defaults={"auto.offset.reset": "earliest", "statistics.interval.ms": 15000},
+            settings={
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "partition.assignment.strategy": "cooperative-sticky",
+                "stats_cb": self._on_stats,
+                "on_commit": self._on_commit,
+            },
+        )
+        consumer.subscribe(
+            list(self._topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._consumer = consumer
+
+    def step(self, pause: bool | None) -> list[Message]:
+        """One turn: commit what finished (if due), pause/resume, fetch."""
+        consumer = self._consumer
+        assert consumer is not None
+        self._commit_promptly(consumer)
+        if pause is not None:
+            self.paused = pause
+        if pause is not None or self._repause:
+            assignment = consumer.assignment()
+            if assignment:
+                if self.paused:
+                    consumer.pause(assignment)
+                else:
+                    consumer.resume(assignment)
+            self._repause = False
+        return consumer.consume(_CONSUME_BATCH, _CONSUME_TIMEOUT_S)
+
+    def commit_sync(self) -> None:
+        """Commit everything finished, waiting for the broker (shutdown)."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        points = self._tracker.positions()
+        if points:
+            self._commit(consumer, points, asynchronous=False)
+
+    def close(self) -> None:
+        """Leave the group; the executor ends after this call."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close()
+        self._executor.shutdown(wait=False)
+
+    def _commit_promptly(self, consumer: Consumer) -> None:
+        if self._commit_in_flight:
+            return
+        now = time.monotonic()
+        if now - self._last_commit < self._commit_interval_s:
+            return
+        points = self._tracker.committable()
+        if points:
+            self._last_commit = now
+            self._commit(consumer, points, asynchronous=True)
+
+    def _commit(
+        self,
+        consumer: Consumer,
+        points: dict[TopicPartitionKey, CommitPoint],
+        *,
+        asynchronous: bool,
+    ) -> None:
+        positions = [
+            TopicPartition(t, p, point.offset, metadata=offset_map.encode(point.offset, point.done))
+            for (t, p), point in points.items()
+        ]
+        # Recorded before the answer: the next step then only commits newer points. A
+        # failure forgets them again (`_on_commit`), so they are committed once more.
+        self._tracker.mark_committed(points)
+        if asynchronous:
+            self._in_flight_points = points
+        try:
+            if asynchronous:
+                self._commit_in_flight = True
+                consumer.commit(offsets=positions, asynchronous=True)
+            else:
+                consumer.commit(offsets=positions, asynchronous=False)
+                self._metrics.commits.labels(self._label, "ok").inc()
+        except KafkaException as exc:
+            self._commit_in_flight = False
+            self._tracker.forget_committed(points)
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
+                return
+            self._metrics.commits.labels(self._label, "failed").inc()
+            self.log.warning("offset commit failed: %s", exc)
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        self._commit_in_flight = False
+        if error is None:
+            self._metrics.commits.labels(self._label, "ok").inc()
+            return
+        if error.code() == KafkaError._NO_OFFSET:
+            return
+        self._metrics.commits.labels(self._label, "failed").inc()
+        self.log.warning("offset commit failed: %s", error)
+        self._tracker.forget_committed(self._in_flight_points)
+
+    # -- rebalance callbacks (inside consume) ---------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._tracker.assign(keys, self._done_by_previous_owner(consumer, partitions))
+        self._hooks.assigned(keys)
+        self._repause = self.paused
+        self._metrics.rebalances.labels(self._label, "assign").inc()
+        self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
+        self.log.info("assigned %s", _fmt(keys))
+
+    def _done_by_previous_owner(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> dict[TopicPartitionKey, set[int]]:
+        """The finished offsets above each partition's committed position (its metadata)."""
+        if not partitions:
+            return {}
+        try:
+            committed = consumer.committed(partitions, timeout=10)
+        except KafkaException as exc:
+            self.log.warning("committed offsets unreadable (%s): finished records come again", exc)
+            return {}
+        done: dict[TopicPartitionKey, set[int]] = {}
+        for tp in committed:
+            if tp.offset >= 0 and tp.metadata:
+                offsets = offset_map.decode(tp.offset, tp.metadata)
+                if offsets:
+                    done[(tp.topic, tp.partition)] = offsets
+        if done:
+            self.log.info(
+                "%d record(s) above the committed offsets were finished by the previous owner: "
+                "they are skipped",
+                sum(map(len, done.values())),
+            )
+        return done
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Revoke protocol, before the partitions leave us.
+
+        1. The runner quiesces their work (drops held records, lets in-flight works finish
+           within the revoke grace, abandons the rest).
+        2. Commit synchronously what is done for them.
+        3. Forget them: a work that finishes later can no longer commit for them.
+        """
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        # 1. quiesce
+        self._hooks.revoking(keys)
+        # 2. commit what is done (again if an asynchronous commit of it is still in flight)
+        offsets = self._tracker.positions(keys)
+        if offsets:
+            self._commit(consumer, offsets, asynchronous=False)
+        # 3. forget
+        self._tracker.revoke(keys)
+        self._metrics.rebalances.labels(self._label, "revoke").inc()
+        self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
+        self.log.info("revoked %s", _fmt(keys))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Lost, not revoked: another member may own them already, so commit nothing.
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._tracker.revoke(keys)
+        self._hooks.lost(keys)
+        self._metrics.rebalances.labels(self._label, "lost").inc()
+        self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
+        self.log.warning("lost %s", _fmt(keys))
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        self._errors(error)  # logged once per code and interval: an outage does not flood
+        if error.fatal():
+            self._hooks.failed(KafkaException(error))
+
+    def _on_stats(self, stats_json: str) -> None:
+        for (topic, partition), lag in lag_from_stats(stats_json).items():
+            self._metrics.consumer_lag.labels(self._label, topic, str(partition)).set(lag)
+
+
+def _fmt(keys: list[TopicPartitionKey]) -> str:
+    return ", ".join(f"{t}[{p}]" for t, p in keys) or "nothing"

@@ -1,0 +1,165 @@
+"""`DriverInvoker`: one call of a driver, sync or ``async``, under the handle timeout.
+
+Every call runs inside `contracts.deadline_scope(handle_timeout)`, so the driver can read its
+deadline (`contracts.current_deadline()`, `IntegrationContext.deadline()`) and set its own
+downstream timeouts below it.
+
+Timeouts never overlap calls:
+
+* an ``async`` call that passes the timeout is cancelled, and the invoker waits for the
+  cancellation to finish before it raises `TimeoutError`;
+* a sync call runs in a worker thread, which Python cannot stop. When it passes the timeout
+  the invoker logs it, counts it as *overdue* and keeps waiting: nothing else for its
+  records (a retry, an isolation step) may start while it still runs, or the downstream
+  would see the same records twice at once. When it ends, its own outcome counts (a late
+  success is a success). `overdue_since` lets health checks report a call that never ends.
+
+Sync drivers get a pool of `threads` workers: calls for different keys run in parallel, so a
+sync driver must be safe to call from several threads at once (never for the same entity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from connector.metrics import METRICS, ConnectorMetrics
+from contracts import AbstractDriver, DriverContract, MutationData, deadline_scope, is_async_driver
+
+__all__ = ["DriverInvoker", "implements_only_handle"]
+
+
+def implements_only_handle(driver: DriverContract) -> bool:
+    """Whether the driver relies on `AbstractDriver`'s default `handle_batch` (the seed's
+    pattern): the runtime then calls `handle` per record, for different keys in parallel."""
+    if not isinstance(driver, AbstractDriver):
+        return False
+    method = type(driver).handle_batch
+    return method in (AbstractDriver.handle_batch, AbstractDriver._handle_batch_async)
+
+
+class DriverInvoker:
+    """Calls `handle_batch`/`handle` with the deadline, timeout and metrics of one integration."""
+
+    def __init__(
+        self,
+        driver: DriverContract,
+        *,
+        integration_uuid: str,
+        handle_timeout_s: float,
+        threads: int,
+        metrics: ConnectorMetrics = METRICS,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.driver = driver
+        self.timeout_s = handle_timeout_s
+        self.per_record = implements_only_handle(driver)
+        self._async_batch = is_async_driver(driver)
+        self._async_one = asyncio.iscoroutinefunction(getattr(driver, "handle", None))
+        self._label = integration_uuid
+        self._metrics = metrics
+        self.log = logger or logging.getLogger("iec.runtime.invocation")
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max(1, threads), f"driver-{integration_uuid[:8]}"
+        )
+        self._overdue: dict[int, float] = {}
+        self._calls = 0
+
+    @property
+    def overdue(self) -> int:
+        """Sync calls running past their timeout right now."""
+        return len(self._overdue)
+
+    @property
+    def overdue_since(self) -> float | None:
+        """`time.monotonic()` at which the oldest overdue call passed its timeout."""
+        return min(self._overdue.values(), default=None)
+
+    def close(self) -> None:
+        """Stop the worker threads once their calls end (never waits for them)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def handle_batch(self, entity_type: str, mutations: Sequence[MutationData]) -> None:
+        """`handle_batch(mutations)`; raises what it raises, or `TimeoutError`."""
+        what = f"handle_batch of {len(mutations)} {entity_type} mutation(s)"
+        batch = list(mutations)
+        started = time.perf_counter()
+        try:
+            if self._async_batch:
+                await self._awaited(self.driver.handle_batch, batch, what)  # type: ignore[arg-type]
+            else:
+                await self._threaded(self.driver.handle_batch, batch, what)
+        finally:
+            self._observe(entity_type, len(batch), time.perf_counter() - started)
+
+    async def handle_one(self, mutation: MutationData) -> None:
+        """`handle(mutation)`; raises what it raises, or `TimeoutError`."""
+        what = f"handle of {mutation.entity_type} {mutation.entity_uuid}"
+        started = time.perf_counter()
+        try:
+            if self._async_one:
+                await self._awaited(self.driver.handle, mutation, what)  # type: ignore[arg-type]
+            else:
+                await self._threaded(self.driver.handle, mutation, what)
+        finally:
+            self._observe(mutation.entity_type, 1, time.perf_counter() - started)
+
+    def _observe(self, entity_type: str, size: int, elapsed: float) -> None:
+        m = self._metrics
+        m.handle_duration.labels(self._label, entity_type).observe(elapsed)
+        m.batch_size.labels(self._label, entity_type).observe(size)
+        m.batches.labels(self._label, entity_type).inc()
+
+    async def _awaited(
+        self, fn: Callable[[Any], Coroutine[Any, Any, None]], arg: Any, what: str
+    ) -> None:
+        timeout = self.timeout_s
+
+        async def call() -> None:
+            with deadline_scope(timeout):
+                await fn(arg)
+
+        try:
+            # wait_for cancels the call on timeout and waits until it has stopped.
+            await asyncio.wait_for(call(), timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{what} exceeded the handle timeout of {timeout:g}s (cancelled)"
+            ) from None
+
+    async def _threaded(self, fn: Callable[[Any], object], arg: Any, what: str) -> None:
+        timeout = self.timeout_s
+
+        def call() -> None:
+            with deadline_scope(timeout):
+                fn(arg)
+
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        future = loop.run_in_executor(self._threads, context.run, call)
+        done, _ = await asyncio.wait({future}, timeout=timeout)
+        if done:
+            future.result()
+            return
+        # Over time: wait for the call to end before anything else happens to its records.
+        self._calls += 1
+        call_id = self._calls
+        self._overdue[call_id] = time.monotonic()
+        self._metrics.overdue_calls.labels(self._label).inc()
+        started = time.monotonic()
+        self.log.warning(
+            "%s exceeded the handle timeout of %gs; a sync call cannot be interrupted, so "
+            "its records wait until it ends",
+            what,
+            timeout,
+        )
+        try:
+            await future
+        finally:
+            del self._overdue[call_id]
+            self.log.warning("%s ended %.1fs after its timeout", what, time.monotonic() - started)
