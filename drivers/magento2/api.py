@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from driverkit import AsyncHttpClient, parse_retry_after, safe_url
 
 from contracts import ConfigurationError, IntegrationError
+from driverkit import AsyncHttpClient, parse_retry_after, safe_url
 from drivers.magento2.config import Magento2Config
 from drivers.magento2.error_model import MagentoErrorBody, classify
 
