@@ -1,7 +1,7 @@
 """The error hierarchy shared by drivers and the runtime.
 
 Drivers raise these to tell the runtime what to do with a failure; the runtime classifies
-everything else into the same families (see `connector.failures`)::
+everything else into the same families (see `contracts.classification`)::
 
     IntegrationError
     ├── TransientError ................ retry with backoff, then dead-letter

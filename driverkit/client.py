@@ -102,14 +102,16 @@ class _HttpClientBase:
     def _base_url(self) -> httpx.URL:
         raise NotImplementedError
 
-    def _full_url(self, url: str) -> httpx.URL:
+    def _where(self, method: str, url: str) -> str:
+        """``METHOD url`` for messages, the URL joined to the base and made `safe_url`
+        (computed only for a failure: joining costs as much as a third of a request)."""
         try:
-            return self._base_url().join(url)
+            return f"{method} {safe_url(self._base_url().join(url))}"
         except httpx.InvalidURL:
-            raise ConfigurationError(f"unusable URL {url.split('?', 1)[0]!r}") from None
+            return f"{method} <unusable URL>"
 
     # 1. the timeout below the call's deadline
-    def _budget(self, method: str, url: httpx.URL, timeout_s: float | None) -> float:
+    def _budget(self, method: str, url: str, timeout_s: float | None) -> float:
         cap = self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s)
         deadline = current_deadline()
         if deadline is None:
@@ -117,16 +119,16 @@ class _HttpClientBase:
         margin = min(_MAX_MARGIN_S, deadline.timeout_s * 0.05)
         if deadline.remaining() <= margin:
             raise TransientError(
-                f"{method} {safe_url(url)}: not sent, the call's deadline "
+                f"{self._where(method, url)}: not sent, the call's deadline "
                 f"({deadline.timeout_s:g}s) has passed"
             )
         return deadline.timeout(cap, margin_s=margin)
 
     # 2. failures to get a response
     def _transport_error(
-        self, exc: Exception, method: str, url: httpx.URL, budget: float
+        self, exc: Exception, method: str, url: str, budget: float
     ) -> IntegrationError:
-        where = f"{method} {safe_url(url)}"
+        where = self._where(method, url)
         kind = type(exc).__name__
         if isinstance(exc, httpx.TimeoutException | TimeoutError):
             return TransientError(f"{where}: no response within {budget:.3g}s ({kind})")
@@ -239,13 +241,12 @@ class AsyncHttpClient(_HttpClientBase):
         delete); `timeout_s` caps this request's timeout below the client's; the rest goes
         to `httpx.AsyncClient.request` (``json=``, ``content=``, ``headers=``, ``params=``).
         """
-        full_url = self._full_url(url)
-        budget = self._budget(method, full_url, timeout_s)  # 1.
+        budget = self._budget(method, url, timeout_s)  # 1.
         try:  # 2.
             async with asyncio.timeout(budget):
                 response = await self.client.request(method, url, timeout=budget, **kwargs)
         except (httpx.HTTPError, httpx.InvalidURL, TimeoutError) as exc:
-            raise self._transport_error(exc, method, full_url, budget) from exc
+            raise self._transport_error(exc, method, url, budget) from exc
         self._check(response, accept)  # 3.
         return response
 
@@ -325,12 +326,11 @@ class SyncHttpClient(_HttpClientBase):
         **kwargs: Any,
     ) -> httpx.Response:
         """As `AsyncHttpClient.request`, blocking."""
-        full_url = self._full_url(url)
-        budget = self._budget(method, full_url, timeout_s)  # 1.
+        budget = self._budget(method, url, timeout_s)  # 1.
         try:  # 2.
             response = self.client.request(method, url, timeout=budget, **kwargs)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise self._transport_error(exc, method, full_url, budget) from exc
+            raise self._transport_error(exc, method, url, budget) from exc
         self._check(response, accept)  # 3.
         return response
 

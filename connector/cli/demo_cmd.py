@@ -7,9 +7,12 @@ Steps (each prints what it does):
 2. Topics: the run's own, from the same plan the runtime uses (prefix ``demo-<time>-<hex>``,
    so every run starts from zero: fresh topics, group, mappings and figures).
 3. Publish the catalogue through the publisher SDK (a progress bar counts acknowledgements).
-4. Run the connector in-process with the example driver until every published mutation is
-   handled (a progress bar), then stop it gracefully (in-flight batch done, offsets committed).
-5. Read back the committed lag and the mapping topic; print the summary.
+4. Run the connector in-process with the chosen driver (``--driver``: a fake Magento store
+   by default, started for the run; see `connector.demo.targets`) until every published
+   mutation is handled (a progress bar), then stop it gracefully (in-flight batch done,
+   offsets committed).
+5. Read back the committed lag, the mapping topic and what the downstream holds; print the
+   summary.
 6. Delete the run's topics and group (unless ``--keep-topics``); stop the broker only with
    ``--stop-broker``.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,12 +60,14 @@ from connector.demo import (
     run_until_caught_up,
     stored_mappings,
 )
+from connector.demo.targets import DEMO_TARGETS, DemoOptions, DemoTarget, demo_target
 from connector.driver_registry import DriverRegistry
 from connector.kafka import new_admin
 from connector.local_kafka.probe import parse_bootstrap
 from connector.publisher import PublishError
 from connector.redaction import RedactingFilter, Redactor
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
+from contracts import MutationData
 
 __all__ = ["EXIT_DEMO_FAILED", "demo"]
 
@@ -105,8 +111,25 @@ def demo(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log at INFO (every mutation the driver sees).")
     ] = False,
+    driver: Annotated[
+        str,
+        typer.Option(
+            "--driver",
+            help=f"Where the catalogue goes: {' | '.join(DEMO_TARGETS)} (example: the bare "
+            "runtime, no downstream).",
+        ),
+    ] = next(iter(DEMO_TARGETS)),
+    magento_url: Annotated[
+        str | None,
+        typer.Option(
+            "--magento-url",
+            help="A real Magento store instead of the fake one; credentials from "
+            "MAGENTO_CONSUMER_KEY, MAGENTO_CONSUMER_SECRET, MAGENTO_ACCESS_TOKEN, "
+            "MAGENTO_ACCESS_TOKEN_SECRET (or MAGENTO_AUTH=bearer and MAGENTO_ACCESS_TOKEN).",
+        ),
+    ] = None,
 ) -> None:
-    """Publish a sample catalogue and run the connector on it with the example driver.
+    """Publish a sample catalogue and run the connector on it into a (fake) Magento store.
 
     Starts the local broker if none answers; every run gets its own topics (demo-<time>-<hex>).
 
@@ -117,9 +140,16 @@ def demo(
     Exits 0 when every figure is as expected, 1 otherwise.
     """
     console = Console(highlight=False)
+    try:
+        target = demo_target(driver, DemoOptions(magento_url=magento_url, environ=os.environ))
+    except ValueError as exc:
+        console.print(f"[bold red]demo failed:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_DEMO_FAILED) from None
     with _demo_logging(console, verbose):
         try:
-            summary = _run(console, products, bootstrap_servers, keep_topics, timeout, verbose)
+            summary = _run(
+                console, products, bootstrap_servers, keep_topics, timeout, verbose, target
+            )
         except DemoStepError as exc:
             console.print(f"[bold red]demo failed:[/] {escape(str(exc))}")
             _broker_epilogue(console, bootstrap_servers, keep_broker)
@@ -138,15 +168,38 @@ def _run(
     keep_topics: bool,
     timeout: float | None,
     verbose: bool,
+    target: DemoTarget,
 ) -> DemoSummary:
     began = time.perf_counter()
-    # 1. broker
+    # 1. broker, and the downstream
     _ensure_broker(console, bootstrap)
-    plan = plan_demo(bootstrap, products=products, log_level="INFO" if verbose else "WARNING")
+    target.start()
+    try:
+        console.print(f"[green]✓[/] driver: {target.describe()}")
+        return _run_with_target(
+            console, products, bootstrap, keep_topics, timeout, verbose, target, began
+        )
+    finally:
+        target.stop()
+
+
+def _run_with_target(
+    console: Console,
+    products: int,
+    bootstrap: str,
+    keep_topics: bool,
+    timeout: float | None,
+    verbose: bool,
+    target: DemoTarget,
+    began: float,
+) -> DemoSummary:
+    plan = plan_demo(
+        bootstrap, products=products, log_level="INFO" if verbose else "WARNING", target=target
+    )
     client_config = plan.settings.kafka.client_config()
     # librdkafka logs through Python logging (else it prints to stderr at exit).
     admin = new_admin(client_config, logger=logging.getLogger("iec.demo.kafka"))
-    registry = demo_registry()
+    registry = demo_registry(target)
     # 2. topics
     topic_plan = plan_topics(plan.settings, registry)
     try:
@@ -163,12 +216,31 @@ def _run(
         f"({plan.topics.partitions} partitions per entity type)"
     )
     try:
-        # 3. publish
-        published, publish_seconds = _publish(console, plan, client_config)
+        # 3. publish (the first phase; the target may publish the rest in phases)
+        phases = target.phases(plan.mutations)
+        published, publish_seconds = _publish(console, plan, client_config, phases[0])
+        timings = [publish_seconds]
+
+        def feeder(phase: tuple[MutationData, ...]) -> Callable[[], int]:
+            def publish_phase() -> int:
+                outcome = publish_mutations(
+                    phase,
+                    bootstrap_servers=plan.settings.kafka.bootstrap_servers,
+                    topics=plan.topics,
+                    client_config=client_config,
+                )
+                timings.append(outcome.seconds)
+                return outcome.acknowledged
+
+            return publish_phase
+
+        total = len(plan.mutations)
         # 4. run the connector
-        # The example driver writes each mapping synchronously: a few hundred records/s.
-        limit = timeout if timeout is not None else 60.0 + published / 100
-        run = _run_connector(console, plan, registry, published, limit)
+        limit = timeout if timeout is not None else 60.0 + total / 100
+        run = _run_connector(
+            console, plan, registry, total, limit, [feeder(p) for p in phases[1:]], published
+        )
+        published, publish_seconds = total if len(phases) > 1 else published, sum(timings)
         # 5. read back what survives the process
         lag = _maybe(lambda: committed_lag(plan, client_config), "reading the committed lag")
         mappings = _maybe(lambda: stored_mappings(plan, client_config), "reading the mappings")
@@ -189,6 +261,9 @@ def _run(
         mappings=mappings,
         live_entities=plan.live_entities,
         elapsed_seconds=time.perf_counter() - began,
+        expected_mappings=target.expected_mappings(plan.mutations, plan.live_entities),
+        target=_maybe(lambda: target.report(plan.mutations), "reading the downstream back"),
+        target_description=target.describe(),
     )
 
 
@@ -221,14 +296,20 @@ def _ensure_broker(console: Console, bootstrap: str) -> None:
     )
 
 
-def _publish(console: Console, plan: DemoPlan, client_config: dict[str, str]) -> tuple[int, float]:
+def _publish(
+    console: Console,
+    plan: DemoPlan,
+    client_config: dict[str, str],
+    mutations: tuple[MutationData, ...],
+) -> tuple[int, float]:
     """3. The catalogue through the publisher SDK; the bar counts acknowledged records."""
-    total = len(plan.mutations)
+    total = len(mutations)
+    what = "the catalogue" if total == len(plan.mutations) else "its first phase"
     with _progress(console) as progress:
-        task = progress.add_task("publishing the catalogue", total=total)
+        task = progress.add_task(f"publishing {what}", total=total)
         try:
             outcome = publish_mutations(
-                plan.mutations,
+                mutations,
                 bootstrap_servers=plan.settings.kafka.bootstrap_servers,
                 topics=plan.topics,
                 client_config=client_config,
@@ -240,7 +321,13 @@ def _publish(console: Console, plan: DemoPlan, client_config: dict[str, str]) ->
 
 
 def _run_connector(
-    console: Console, plan: DemoPlan, registry: DriverRegistry, published: int, timeout: float
+    console: Console,
+    plan: DemoPlan,
+    registry: DriverRegistry,
+    published: int,
+    timeout: float,
+    feed: list[Callable[[], int]],
+    fed: int,
 ) -> ConnectorRun:
     """4. The connector in-process until caught up; the bar counts finished records."""
     labels = {
@@ -263,6 +350,8 @@ def _run_connector(
                 on_progress=show,
                 # Ctrl-C then stops the connector gracefully (a second one aborts).
                 install_signal_handlers=threading.current_thread() is threading.main_thread(),
+                feed=feed,
+                fed=fed,
             )
         )
     if run.metrics_url:

@@ -1,6 +1,7 @@
 """The demo: a sample catalogue published and run through the connector, end to end.
 
-`plan_demo` decides a run (unique topics, one example-driver integration, the catalogue);
+`plan_demo` decides a run (unique topics, one integration of the target's driver, the
+catalogue); a `DemoTarget` (`connector.demo.targets`) names the driver and its downstream;
 `publish_mutations` publishes it; `run_until_caught_up` runs the connector in-process until
 every mutation is handled; `committed_lag`/`stored_mappings` read back what survives;
 `DemoSummary` says whether the run is correct. `iec-connector demo` puts them together.
@@ -19,20 +20,34 @@ from connector.demo.plan import (
 )
 from connector.demo.publishing import PublishOutcome, publish_mutations
 from connector.demo.summary import DemoSummary, render_summary
+from connector.demo.targets import (
+    DEMO_TARGETS,
+    DemoOptions,
+    DemoTarget,
+    ExampleTarget,
+    TargetReport,
+    demo_target,
+)
 
 __all__ = [
     "DEFAULT_PRODUCTS",
     "DEMO_DRIVER_CONFIG",
+    "DEMO_TARGETS",
     "CatalogueShape",
     "ConnectorRun",
+    "DemoOptions",
     "DemoPlan",
     "DemoSummary",
+    "DemoTarget",
+    "ExampleTarget",
     "IntegrationFigures",
     "PublishOutcome",
     "RunPhase",
+    "TargetReport",
     "committed_lag",
     "delete_run",
     "demo_registry",
+    "demo_target",
     "plan_demo",
     "product_payload",
     "publish_mutations",

@@ -6,6 +6,7 @@ Protocol:
    opened, consumer group joined: the *start-up*).
 2. Poll the integration's counters until handled + dead-lettered reaches the published
    count (*caught up*), the app stops by itself (failure or signal), or the timeout passes.
+   Each time the records published so far are done, publish the next phase (`feed`).
 3. Ask the app to stop: it finishes the in-flight batch, commits, leaves the group.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from connector.config import check_integrations
@@ -27,6 +28,7 @@ from contracts import ConfigValidationError
 __all__ = ["ConnectorRun", "RunPhase", "run_until_caught_up"]
 
 _POLL_S = 0.05
+_REPORT_S = 0.5
 _STOP_TIMEOUT_S = 60.0
 
 RunPhase = str
@@ -64,8 +66,16 @@ async def run_until_caught_up(
     on_progress: Callable[[RunPhase, IntegrationFigures], None] = lambda phase, figures: None,
     install_signal_handlers: bool = False,
     metrics: ConnectorMetrics = METRICS,
+    feed: Sequence[Callable[[], int]] = (),
+    fed: int | None = None,
 ) -> ConnectorRun:
-    """Run the connector on the plan until `published` records are finished; see the module."""
+    """Run the connector on the plan until `published` records are finished; see the module.
+
+    `fed` records are published already; each of `feed` publishes one more phase (in a
+    worker thread) and returns how many records it published.
+    """
+    phases = list(feed)
+    fed = published if fed is None else fed
     configs, problems = check_integrations(plan.settings, registry)
     if problems:
         raise ConfigValidationError(problems)
@@ -96,8 +106,14 @@ async def run_until_caught_up(
         on_progress("starting" if ready_at is None else "handling", figures)
         if figures.done >= published:
             break
+        if phases and figures.done >= fed:
+            fed += await asyncio.to_thread(phases.pop(0))
         if task.done():
             stopped_early = "the connector stopped before catching up"
+            break
+        if "failed" in app.liveness()[1]["integrations"].values():
+            stopped_early = "the integration stopped on a fatal error (its message is logged)"
+            await asyncio.sleep(_REPORT_S)  # the app logs the error as the integration ends
             break
         if now >= deadline:
             stopped_early = f"not caught up after {timeout_s:g} s"

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from connector.config import (
     BatchSettings,
@@ -24,20 +25,16 @@ from connector.config import (
     RuntimeSettings,
 )
 from connector.demo.catalogue import CatalogueShape, sample_catalogue
+from connector.demo.targets import DemoOptions, DemoTarget, ExampleTarget
 from connector.driver_registry import DriverRegistry
 from connector.topics import TopicSettings
 from contracts import EntityTypes, MutationData, Operation
-from drivers.example import ExampleDriver
 
 __all__ = ["DEFAULT_PRODUCTS", "DEMO_DRIVER_CONFIG", "DemoPlan", "demo_registry", "plan_demo"]
 
-DEMO_DRIVER_CONFIG: dict[str, str] = {
-    "base_url": "https://example.invalid/api",
-    "api_key": "demo-key-not-a-secret",
-}
+DEMO_DRIVER_CONFIG: dict[str, str] = ExampleTarget(DemoOptions()).driver_config()
 """The example driver's configuration: it never calls the network, so a fake endpoint."""
 
-_INTEGRATION_NAME = "demo-example"
 DEFAULT_PRODUCTS = CatalogueShape().products
 
 
@@ -75,9 +72,11 @@ class DemoPlan:
         return sum(1 for op in last.values() if op is not Operation.DELETED)
 
 
-def demo_registry() -> DriverRegistry:
-    """The demo's drivers: the example driver only (works without the package installed)."""
-    return DriverRegistry.from_classes({"example": ExampleDriver})
+def demo_registry(target: DemoTarget | None = None) -> DriverRegistry:
+    """The demo's driver: the target's (default: the example driver), found without the
+    package's entry points, so the demo works from a source checkout too."""
+    target = target or ExampleTarget(DemoOptions())
+    return DriverRegistry.from_classes({target.driver_type: target.driver_class})
 
 
 def plan_demo(
@@ -88,8 +87,11 @@ def plan_demo(
     partitions: int = 6,
     metrics_port: int = 0,
     log_level: str = "WARNING",
+    target: DemoTarget | None = None,
 ) -> DemoPlan:
-    """The plan of one run: unique topics, one example-driver integration, the catalogue."""
+    """The plan of one run: unique topics, one integration of the target's driver (default:
+    the example driver; a target with a downstream must be started first), the catalogue."""
+    target = target or ExampleTarget(DemoOptions())
     run = run_id or f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     topics = TopicSettings(
         mutation_prefix=f"{run}.mutations",
@@ -99,16 +101,19 @@ def plan_demo(
         group_prefix=f"{run}.connector",
         partitions=partitions,
     )
+    defaults: dict[str, Any] = {
+        "batch": BatchSettings(linger_ms=50),
+        # The example driver does not fail; short backoffs keep a surprise short too.
+        "retry": RetrySettings(max_attempts=3, initial_backoff_ms=100, max_backoff_ms=1000),
+        "handle_timeout_ms": 30_000,
+    }
     integration = IntegrationSettings(
         uuid=str(uuid.uuid4()),
-        name=_INTEGRATION_NAME,
-        driver="example",
-        config=dict(DEMO_DRIVER_CONFIG),
+        name=f"demo-{target.name}",
+        driver=target.driver_type,
+        config=target.driver_config(),
         entity_types=list(EntityTypes.standard()),
-        batch=BatchSettings(linger_ms=50),
-        # The example driver does not fail; short backoffs keep a surprise short too.
-        retry=RetrySettings(max_attempts=3, initial_backoff_ms=100, max_backoff_ms=1000),
-        handle_timeout_ms=30_000,
+        **{**defaults, **target.integration_settings()},
     )
     settings = ConnectorSettings(
         kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, client_id="iec-connector-demo"),

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connector.demo.connector_run import ConnectorRun
+from connector.demo.targets import TargetReport
 
 __all__ = ["DemoSummary", "render_summary"]
 
@@ -31,6 +32,15 @@ class DemoSummary:
     """Mappings on the mapping topic after the stop (None: could not be read)."""
     live_entities: int
     elapsed_seconds: float
+    expected_mappings: int | None = None
+    """Mappings a correct run leaves (None: one per live entity)."""
+    target: TargetReport | None = None
+    """What the downstream holds, and how it differs from the catalogue."""
+    target_description: str = "the example driver"
+
+    @property
+    def wanted_mappings(self) -> int:
+        return self.live_entities if self.expected_mappings is None else self.expected_mappings
 
     @property
     def problems(self) -> list[str]:
@@ -49,8 +59,10 @@ class DemoSummary:
             out.append("the committed offsets could not be read back")
         elif self.committed_lag:
             out.append(f"{self.committed_lag} record(s) left uncommitted")
-        if self.mappings is not None and self.mappings != self.live_entities:
-            out.append(f"{self.mappings} mappings stored, expected {self.live_entities}")
+        if self.mappings is not None and self.mappings != self.wanted_mappings:
+            out.append(f"{self.mappings} mappings stored, expected {self.wanted_mappings}")
+        if self.target is not None:
+            out += self.target.problems
         return out
 
     @property
@@ -114,8 +126,7 @@ def _figures_table(summary: DemoSummary) -> Table:
     table.add_row(
         "throughput",
         f"{_rate(figures.done, run.handling_seconds)} records/s "
-        f"({run.handling_seconds:.2f} s from partitions assigned to caught up; the example "
-        "driver waits for the broker's acknowledgement of every mapping it writes)",
+        f"({run.handling_seconds:.2f} s from partitions assigned to caught up)",
     )
     table.add_row(
         "start-up",
@@ -126,11 +137,19 @@ def _figures_table(summary: DemoSummary) -> Table:
     table.add_row("retries", warn(figures.retries))
     table.add_row("dead letters", warn(figures.dead_letters))
     table.add_row("committed lag", warn(summary.committed_lag))
-    mappings = warn(summary.mappings, summary.live_entities)
-    mappings.append(f" on the mapping topic ({summary.live_entities} live entities)", style="")
+    mappings = warn(summary.mappings, summary.wanted_mappings)
+    aliases = summary.wanted_mappings - summary.live_entities
+    if summary.wanted_mappings == 0:
+        detail = " on the mapping topic (the driver keeps none)"
+    else:
+        detail = f" on the mapping topic ({summary.live_entities} live entities" + (
+            f" + {aliases} code aliases)" if aliases else ")"
+        )
+    mappings.append(detail, style="")
     table.add_row("mappings", mappings)
     table.add_row("metrics", run.metrics_url or "not served")
     table.add_row("elapsed", f"{summary.elapsed_seconds:.1f} s in all")
+    table.add_row("driver", summary.target_description)
     table.add_row("run", f"{summary.run_id} (integration {summary.integration_uuid})")
     return table
 
@@ -146,4 +165,7 @@ def render_summary(summary: DemoSummary) -> RenderableType:
         if summary.ok
         else Text("demo FAILED: " + "; ".join(summary.problems), style="bold red")
     )
-    return Group(_handled_table(summary), Text(""), _figures_table(summary), Text(""), verdict)
+    parts: list[RenderableType] = [_handled_table(summary), Text("")]
+    if summary.target is not None:
+        parts += [summary.target.view, Text("")]
+    return Group(*parts, _figures_table(summary), Text(""), verdict)

@@ -406,7 +406,7 @@ class WorkHandler:
 
     def _fatal(self, error: BaseException) -> None:
         self._count_error("handle", FailureKind.FATAL, error)
-        raise FatalError(f"integration stopped by {type(error).__name__}") from error
+        raise FatalError(f"integration stopped by {type(error).__name__}: {error}") from error
 
     # -- 4. dead letters ----------------------------------------------------------------------
     async def _write_dead_letters(self, dead: list[tuple[ConsumedRecord, Failure]]) -> None:

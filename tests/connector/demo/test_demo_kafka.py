@@ -23,7 +23,7 @@ def _figure(output: str, label: str, pattern: str) -> tuple[int, ...]:
     return tuple(int(group.replace(",", "")) for group in match.groups())
 
 
-def test_demo_handles_every_published_mutation_and_keeps_one_mapping_per_live_entity(
+def test_demo_carries_the_catalogue_into_the_fake_magento_store(
     kafka_bootstrap: str, run_demo: RunDemo
 ) -> None:
     plan = plan_demo(kafka_bootstrap, products=_PRODUCTS)
@@ -39,7 +39,9 @@ def test_demo_handles_every_published_mutation_and_keeps_one_mapping_per_live_en
     (dead_letters,) = _figure(out, "dead letters", r"(\d+)")
     (errors,) = _figure(out, "errors", r"(\d+)")
     (lag,) = _figure(out, "committed lag", r"(\d+)")
-    mappings, live = _figure(out, "mappings", r"(\d+) on the mapping topic \((\d+) live entities\)")
+    mappings, live, aliases = _figure(
+        out, "mappings", r"(\d+) on the mapping topic \((\d+) live entities \+ (\d+) code aliases\)"
+    )
     assert published == len(plan.mutations)
     assert handled == published
     assert 1 <= batches <= handled
@@ -47,15 +49,18 @@ def test_demo_handles_every_published_mutation_and_keeps_one_mapping_per_live_en
     assert errors == 0
     assert lag == 0
     assert live == plan.live_entities
-    assert mappings == live
+    assert mappings == live + aliases
+    live_products = plan.live_entities - shape.families - shape.attributes - shape.categories
+    assert re.search(rf"products\s+│\s+{live_products}\s+│\s+{live_products}", out), out
+    assert re.search(r"POST\s+│\s+\d+", out), "no HTTP calls table"
     assert "demo OK" in out
 
 
 def test_a_second_demo_run_starts_from_zero_on_its_own_topics(
     kafka_bootstrap: str, run_demo: RunDemo
 ) -> None:
-    first = run_demo("--products", "10", "--bootstrap-servers", kafka_bootstrap)
-    second = run_demo("--products", "10", "--bootstrap-servers", kafka_bootstrap)
+    args = ("--products", "10", "--bootstrap-servers", kafka_bootstrap, "--driver", "example")
+    first, second = run_demo(*args), run_demo(*args)
 
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output

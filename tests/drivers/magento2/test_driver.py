@@ -1,0 +1,430 @@
+"""The magento2 driver against the fake store: every entity type and operation, references,
+idempotence, errors, localized values, concurrency and bulk mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from magento_store import driver_config, store_call
+
+from contracts import (
+    ConfigurationError,
+    ConfigValidationError,
+    DependencyNotReadyError,
+    FatalError,
+    MappingData,
+    MutationData,
+    NewMapping,
+    PartialBatchError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    configuration_json_schema,
+    secret_values,
+    validate_configuration,
+)
+from contracts.testing import (
+    TEST_INTEGRATION_UUID,
+    DriverHarness,
+    InMemoryMappingService,
+    make_context,
+)
+from drivers.magento2 import Magento2Config, Magento2Driver
+from drivers.magento2.fake_store import FakeMagento, FakeMagentoServer
+from drivers.magento2.session import data_of
+
+CAT_A, CAT_B, CAT_C = (
+    "c0000000-0000-4000-8000-00000000000a",
+    "c000000b-0000-4000-8000-000000000000",
+    "c000000c-0000-4000-8000-000000000000",
+)
+FAM, ATTR = "f0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-000000000001"
+PROD, PROD2 = "90000000-0000-4000-8000-000000000001", "90000000-0000-4000-8000-000000000002"
+
+
+def mutation(entity_type: str, uuid: str, op: str, payload: dict[str, Any] | None = None,
+             version: int | None = None,
+             changed: tuple[str, ...] = ()) -> MutationData:  # fmt: skip
+    return MutationData(entity_type=entity_type, entity_uuid=uuid, operation=op,
+                        payload=payload or {}, version=version, changed_fields=changed)  # fmt: skip
+
+
+def mapped(mappings: InMemoryMappingService, entity_type: str, uuid: str) -> MappingData:
+    found = mappings.find(entity_type, uuid, TEST_INTEGRATION_UUID)
+    assert found is not None, f"no mapping for {entity_type} {uuid}"
+    return found
+
+
+@pytest.fixture
+def mappings() -> InMemoryMappingService:
+    return InMemoryMappingService(integration_uuid=TEST_INTEGRATION_UUID)
+
+
+@contextmanager
+def bound(server: FakeMagentoServer, mappings: Any, **config: Any) -> Iterator[DriverHarness]:
+    with DriverHarness(
+        Magento2Driver(), config=driver_config(server, **config), mapping_service=mappings
+    ) as harness:
+        yield harness
+
+
+def product(sku: str, **extra: Any) -> dict[str, Any]:
+    return {"sku": sku, "family": FAM, "categories": [CAT_A],
+            "name": {"en_US": f"Shirt {sku}", "de_DE": f"Hemd {sku}", "fr_FR": f"Chemise {sku}"},
+            "price": [{"currency": "EUR", "amount": "19.90"}], "enabled": True, "stock": 4,
+            "colour": "red", **extra}  # fmt: skip
+
+
+def seed_catalogue(h: DriverHarness) -> None:
+    h.handle_batch(
+        [mutation("family", FAM, "created", {"code": "shirts", "labels": {"en_US": "Shirts"}})]
+    )
+    h.handle_batch([mutation("attribute", ATTR, "created", {
+        "code": "colour", "type": "pim_catalog_simpleselect", "labels": {"en_US": "Colour",
+                                                                         "de_DE": "Farbe"},
+        "options": [{"code": "red", "labels": {"en_US": "Red", "de_DE": "Rot"}},
+                    {"code": "blue", "labels": {"en_US": "Blue"}}]})])  # fmt: skip
+    h.handle_batch(
+        [mutation("category", CAT_A, "created", {"code": "men", "labels": {"en_US": "Men"}})]
+    )
+
+
+def test_every_entity_type_and_operation(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings, allow_destructive_deletes=True) as h:
+        seed_catalogue(h)
+        h.handle_batch([mutation("family", FAM, "updated", {
+            "code": "shirts", "labels": {"en_US": "Shirts"}, "attributes": ["sku", "colour"]},
+            version=2)])  # fmt: skip
+        set_id = int(mapped(mappings, "family", FAM).external_id)
+        assert fake_store.eav.sets[set_id].name == "PIM Shirts (shirts)"
+        group = next(g for g in fake_store.eav.groups.values() if g.set_id == set_id
+                     and g.name == "PIM")  # fmt: skip
+        assert fake_store.eav.sets[set_id].members["colour"] == group.id
+        attribute = fake_store.eav.attributes["colour"]
+        assert [o["label"] for o in attribute.options.values()] == ["Red", "Blue"]
+        h.handle_batch([mutation("attribute", ATTR, "updated", {
+            "code": "colour", "type": "pim_catalog_simpleselect", "labels": {"en_US": "Color"},
+            "options": [{"code": "red", "labels": {"en_US": "Crimson"}},
+                        {"code": "blue", "labels": {"en_US": "Blue"}},
+                        {"code": "green", "labels": {"en_US": "Green"}}]}, version=2)])  # fmt: skip
+        assert [o["label"] for o in attribute.options.values()] == ["Crimson", "Blue", "Green"]
+        assert attribute.data["default_frontend_label"] == "Color"
+        h.handle_batch(
+            [
+                mutation(
+                    "category",
+                    CAT_B,
+                    "created",
+                    {"code": "shirts", "parent": CAT_A, "labels": {"en_US": "S"}},
+                )
+            ]
+        )
+        h.handle_batch([mutation("category", CAT_C, "created", {"code": "tops"})])
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
+        stored = fake_store.catalog.find_product("S-1")
+        assert stored is not None
+        assert stored.attribute_set_id == set_id
+        red = data_of(mapped(mappings, "attribute", ATTR))["options"]["red"]
+        assert stored.value("colour") == red
+        assert stored.value("url_key") == "shirt-s-1-s-1"
+        assert stored.stock == {"qty": 4.0, "is_in_stock": True}
+        # update: only the changed fields go, and the move of a category goes through /move
+        before = fake_store.count("PUT", "/V1/products/{sku}")
+        h.handle_batch([mutation("product", PROD, "updated", product("S-1", stock=0),
+                                 version=2, changed=("stock",))])  # fmt: skip
+        assert fake_store.count("PUT", "/V1/products/{sku}") == before + 1
+        assert stored.stock == {"qty": 0.0, "is_in_stock": False}
+        b_id = int(mapped(mappings, "category", CAT_B).external_id)
+        c_id = int(mapped(mappings, "category", CAT_C).external_id)
+        h.handle_batch([mutation("category", CAT_B, "updated",
+                                 {"code": "shirts", "parent": CAT_C}, version=2)])  # fmt: skip
+        assert fake_store.catalog.categories[b_id].parent_id == c_id
+        assert fake_store.count("PUT", "/V1/categories/{categoryId}/move", 200) == 1
+        # deletes
+        for entity_type, uuid in (("product", PROD), ("category", CAT_B), ("attribute", ATTR),
+                                  ("family", FAM)):  # fmt: skip
+            h.handle_batch([mutation(entity_type, uuid, "deleted", version=9)])
+            assert mappings.find(entity_type, uuid, TEST_INTEGRATION_UUID) is None
+        assert fake_store.catalog.products == []
+        assert b_id not in fake_store.catalog.categories
+        assert "colour" not in fake_store.eav.attributes
+        assert set_id not in fake_store.eav.sets
+
+
+def test_destructive_deletes_are_refused_by_default(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        for entity_type, uuid, what in (("attribute", ATTR, "values on every product"),
+                                        ("family", FAM, "every product in it")):  # fmt: skip
+            with pytest.raises(PermanentError, match=what):
+                h.handle_batch([mutation(entity_type, uuid, "deleted")])
+        assert "colour" in fake_store.eav.attributes
+        assert mappings.find("family", FAM, TEST_INTEGRATION_UUID) is not None
+
+
+def test_a_category_tree_published_child_first_resolves_once_the_parent_is_there(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    child = mutation("category", CAT_B, "created", {"code": "shirts", "parent": CAT_A})
+    with bound(fake_server, mappings) as h:
+        with pytest.raises(DependencyNotReadyError, match="parent"):
+            h.handle_batch([child])
+        h.handle_batch([mutation("category", CAT_A, "created", {"code": "men"})])
+        h.handle_batch([child])  # the runtime's retry
+    a_id = mapped(mappings, "category", CAT_A).external_id
+    b_id = mapped(mappings, "category", CAT_B).external_id
+    assert fake_store.catalog.categories[int(b_id)].parent_id == int(a_id)
+
+
+class _CrashingMappings(InMemoryMappingService):
+    """Fails the first mapping write: the process died between the create and the mapping."""
+
+    crashed = False
+
+    async def acreate_many(self, mappings: Any, integration_uuid: str) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise TransientError("the process died here")
+        await super().acreate_many(mappings, integration_uuid)
+
+
+def test_replay_after_a_crash_creates_nothing_twice(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento
+) -> None:
+    mappings = _CrashingMappings(integration_uuid=TEST_INTEGRATION_UUID)
+    batch = [
+        mutation("family", FAM, "created", {"code": "shirts"}),
+        mutation("attribute", ATTR, "created", {"code": "colour", "type": "select"}),
+        mutation("category", CAT_A, "created", {"code": "men"}),
+    ]
+    with bound(fake_server, mappings) as h:
+        with pytest.raises(TransientError):
+            h.handle_batch(batch[:1])  # created in Magento, mapping lost
+        for m in batch:
+            h.handle_batch([m])
+    created = dict(fake_store.created)
+    assert created == {"attribute_set": 1, "attribute": 1, "category": 1}
+    # a new instance (after a restart) replays the whole batch: nothing is created again
+    with bound(fake_server, mappings) as h:
+        h.handle_batch(batch)
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
+    assert fake_store.created == {**created, "product": 1}
+    assert len(fake_store.catalog.products) == 1
+
+
+def test_a_sku_already_in_the_store_is_adopted(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    existing = store_call(fake_store, "POST", "/rest/all/V1/products",
+                          {"product": {"sku": "S-1", "name": "Old"}})  # fmt: skip
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
+    assert [p.id for p in fake_store.catalog.products] == [existing["id"]]
+    assert fake_store.catalog.products[0].value("name") == "Shirt S-1"
+    assert mapped(mappings, "product", PROD).external_id == str(existing["id"])
+
+
+def test_two_entities_with_one_sku_in_one_batch_never_race(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        fake_store.latency_s = 0.05  # wide enough for Magento's duplicate-SKU race
+        h.handle_batch([mutation("product", PROD, "created", product("S-1")),
+                        mutation("product", PROD2, "created", product("S-1"))])  # fmt: skip
+    assert len(fake_store.catalog.products) == 1
+
+
+def test_localized_values_reach_their_store_views(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
+        h.handle_batch([mutation("category", CAT_B, "created", {
+            "code": "shirts", "labels": {"en_US": "Shirts", "de_DE": "Hemden"}})])  # fmt: skip
+    stored = fake_store.catalog.products[0]
+    assert (stored.value("name", 0), stored.value("name", 2), stored.value("name", 3)) == (
+        "Shirt S-1", "Hemd S-1", "Chemise S-1")  # fmt: skip
+    assert fake_store.count("PUT", "/V1/products/{sku}") == 2  # one per store view
+    b_id = int(mapped(mappings, "category", CAT_B).external_id)
+    category = fake_store.catalog.categories[b_id]
+    assert (category.value("name", 0), category.value("name", 2)) == ("Shirts", "Hemden")
+    assert fake_store.eav.attributes["colour"].data["frontend_labels"] == [
+        {"store_id": 2, "label": "Farbe"}
+    ]
+
+
+def test_a_stale_mutation_changes_nothing(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"), version=5)])
+        calls = sum(fake_store.calls.values())
+        h.handle_batch([mutation("product", PROD, "updated", product("S-1", stock=99),
+                                 version=4)])  # fmt: skip
+    assert sum(fake_store.calls.values()) == calls
+    assert fake_store.catalog.products[0].stock["qty"] == 4.0
+
+
+def test_throttling_unavailability_and_deadlocks_are_transient(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        fake_store.faults.inject("rate_limit", retry_after_s=7)
+        fake_store.faults.inject("unavailable", method="POST")
+        fake_store.faults.inject("deadlock", method="POST")
+        create = [mutation("product", PROD, "created", product("S-1"))]
+        with pytest.raises(RateLimitedError) as limited:
+            h.handle_batch(create)
+        assert limited.value.retry_after == 7
+        with pytest.raises(TransientError, match="503"):
+            h.handle_batch(create)
+        with pytest.raises(TransientError, match="deadlock"):
+            h.handle_batch(create)
+        h.handle_batch(create)
+    assert len(fake_store.catalog.products) == 1
+
+
+def test_a_401_is_fatal_and_names_the_credentials_and_resource_without_secrets(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    fake_store.denied_resources.add("Magento_Catalog::products")
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        batch = [mutation("product", u, "created", product(f"S-{i}"))
+                 for i, u in enumerate((PROD, PROD2))]  # fmt: skip
+        with pytest.raises(FatalError) as stopped:
+            h.handle_batch(batch)
+    text = str(stopped.value)
+    assert "consumer_key" in text
+    assert "Magento_Catalog::products" in text
+    creds = fake_store.credentials
+    assert creds.consumer_secret not in text
+    assert creds.access_token_secret not in text
+
+
+def test_a_validation_400_is_permanent_with_magentos_rendered_message(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        clash = product("S-2", url_key="taken")
+        store_call(fake_store, "POST", "/rest/all/V1/products", {"product": {
+            "sku": "OTHER",
+            "custom_attributes": [{"attribute_code": "url_key", "value": "taken"}]}})  # fmt: skip
+        batch = [mutation("product", PROD, "created", product("S-1")),
+                 mutation("product", PROD2, "created", clash)]  # fmt: skip
+        with pytest.raises(PartialBatchError) as partial:
+            h.handle_batch(batch)
+    assert list(partial.value.failures) == [1]
+    assert "URL key for specified store already exists." in str(partial.value.failures[1])
+
+
+def test_bearer_tokens_and_the_bulk_mode(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings, auth="bearer", consumer_key=None, consumer_secret=None,
+               access_token_secret=None, bulk_mode=True,
+               bulk_poll_interval_s=0.01) as h:  # fmt: skip
+        seed_catalogue(h)
+        store_call(fake_store, "POST", "/rest/all/V1/products", {"product": {
+            "sku": "OTHER",
+            "custom_attributes": [{"attribute_code": "url_key", "value": "taken"}]}})  # fmt: skip
+        batch = [mutation("product", f"9{i:07d}-0000-4000-8000-000000000000", "created",
+                          product(f"B-{i}", **({"url_key": "taken"} if i == 3 else {})))
+                 for i in range(6)]  # fmt: skip
+        with pytest.raises(PartialBatchError) as partial:
+            h.handle_batch(batch)
+    assert list(partial.value.failures) == [3]
+    assert "URL key" in str(partial.value.failures[3])
+    assert fake_store.count("POST", "/async/bulk/V1/products", 202) == 3  # admin, de, fr
+    for m in batch[:3] + batch[4:]:
+        sku = m.payload["sku"]
+        stored = fake_store.catalog.find_product(sku)
+        assert stored is not None
+        assert stored.value("name", 2) == f"Hemd {sku}"
+        found = mappings.find("product", m.entity_uuid, TEST_INTEGRATION_UUID)
+        assert found is not None
+        assert found.external_id == str(stored.id)
+
+
+class _CountingMappings(InMemoryMappingService):
+    def __init__(self) -> None:
+        super().__init__(integration_uuid=TEST_INTEGRATION_UUID)
+        self.writes: list[int] = []
+
+    async def acreate_many(self, mappings: Iterable[NewMapping], integration_uuid: str) -> None:
+        listed = list(mappings)
+        self.writes.append(len(listed))
+        await super().acreate_many(listed, integration_uuid)
+
+
+def test_bulk_mode_writes_the_batchs_mappings_at_once() -> None:
+    mappings = _CountingMappings()
+    store = FakeMagento()
+    config = {"bulk_mode": True, "bulk_poll_interval_s": 0.01, "locale_stores": {}}
+    with FakeMagentoServer(store) as server, bound(server, mappings, **config) as h:
+        h.handle_batch([mutation("product", f"8{i:07d}-0000-4000-8000-000000000000", "created",
+                                 {"sku": f"K-{i}", "name": f"K {i}"})
+                        for i in range(5)])  # fmt: skip
+    assert mappings.writes == [5]
+    assert store.violations == []
+
+
+def test_the_configuration_is_documented_validated_and_secret() -> None:
+    schema = configuration_json_schema(Magento2Config)
+    undocumented = [k for k, v in schema["properties"].items() if not v.get("description")]
+    assert undocumented == []
+    with pytest.raises(ConfigValidationError) as refused:
+        validate_configuration(
+            Magento2Config,
+            {
+                "base_url": "https://shop.test",
+                "consumer_key": "key-1234",
+                "access_token": "tok-1234",
+            },
+        )
+    assert "consumer_secret, access_token_secret" in str(refused.value)
+    bearer = {"base_url": "https://shop.test", "auth": "bearer", "access_token": "tok-123456"}
+    config = validate_configuration(Magento2Config, bearer)
+    assert "tok-123456" not in repr(config)
+    assert "tok-123456" in secret_values(config)
+
+
+def test_a_request_timeout_above_the_handle_timeout_is_refused_at_bind(
+    fake_server: FakeMagentoServer, mappings: InMemoryMappingService
+) -> None:
+    context = replace(make_context(), handle_timeout_s=5.0)
+    harness = DriverHarness(
+        Magento2Driver(), config=driver_config(fake_server, request_timeout_s=10),
+        mapping_service=mappings, context=context,
+    )  # fmt: skip
+    with pytest.raises(ConfigurationError, match="request_timeout_s"):
+        harness.open()
+    harness.close()
+
+
+def test_an_unreachable_store_is_transient_and_a_wrong_path_is_fatal(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    category = [mutation("category", CAT_A, "created", {"code": "men"})]
+    unreachable = bound(fake_server, mappings, base_url="http://127.0.0.1:9")
+    with unreachable as h, pytest.raises(TransientError, match="ConnectError"):
+        h.handle_batch(category)
+    wrong_path = bound(fake_server, mappings, base_url=f"{fake_server.base_url}/shop")
+    with wrong_path as h, pytest.raises(ConfigurationError, match="no such route"):
+        h.handle_batch(category)
+    fake_store.violations.clear()  # the wrong path was refused, as it should be
