@@ -6,16 +6,20 @@
    compacted topic with a batching producer.
 2. In a fresh interpreter (so the figures are the store's alone): restore the topic with
    `KafkaMappingStore.start`, then measure resident memory per mapping, `find` latency (cold:
-   first lookup of a key, decoded; hot: cached; miss) and synchronous `create` latency.
+   first lookup of a key, decoded; hot: cached; miss), and the three ways to write durably:
+   `create` one after another, `create_many` of 250 (one wait per call), and `acreate` from
+   64 concurrent tasks on one event loop (their writes share librdkafka's batches).
 3. Print the figures and delete the topic (unless ``--keep-topic``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import gc
 import json
+import logging
 import os
 import random
 import subprocess
@@ -26,15 +30,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import typer
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 
+from connector.kafka import new_admin, new_producer
 from connector.mapping_store import KafkaMappingStore, MappingRecord, encode_record, mapping_key
+from contracts import NewMapping
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
 _ENTITY_TYPES = ("product", "category", "attribute", "family")
 _INTEGRATION = "00000000-0000-4000-8000-00000000bench"
+_LOG = logging.getLogger("bench.mapping")
 
 
 def _entities(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
@@ -61,9 +66,11 @@ def _trimmed_rss() -> int:
 
 
 def _publish(bootstrap: str, topic: str, count: int) -> float:
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
+    # Fire-and-forget with a large linger: the fastest way to fill the topic.
+    producer = new_producer(
+        {"bootstrap.servers": bootstrap},
+        logger=_LOG,
+        settings={
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 50,
@@ -71,7 +78,7 @@ def _publish(bootstrap: str, topic: str, count: int) -> float:
             "compression.type": "lz4",
             "partitioner": "murmur2_random",
             "queue.buffering.max.messages": 500_000,
-        }
+        },
     )
     now_ms = int(time.time() * 1000)
     failures: list[str] = []
@@ -100,7 +107,65 @@ def _publish(bootstrap: str, topic: str, count: int) -> float:
     return elapsed
 
 
-def _measure(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
+def _percentiles(prefix: str, samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        f"{prefix}_p50_ms": ordered[len(ordered) // 2],
+        f"{prefix}_p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)],
+    }
+
+
+def _measure_writes(store: KafkaMappingStore, tasks: int, per_task: int) -> dict[str, float]:
+    """Serial `create`, `create_many(250)` and concurrent `acreate`: rate and latency."""
+    figures: dict[str, float] = {}
+    # Serial: each create waits for its own acknowledgement.
+    serial_ms = []
+    started = time.perf_counter()
+    for i in range(500):
+        t0 = time.perf_counter_ns()
+        store.create("product", f"serial-{i}", _INTEGRATION, f"ext-{i}", {"n": i})
+        serial_ms.append((time.perf_counter_ns() - t0) / 1e6)
+    figures["create_rate"] = 500 / (time.perf_counter() - started)
+    figures |= _percentiles("create", serial_ms)
+    # Bulk: 250 mappings per call, one wait.
+    flushes_before = store.writer.flushes
+    bulk_ms = []
+    started = time.perf_counter()
+    for round_ in range(40):
+        batch = [
+            NewMapping("product", f"bulk-{round_}-{i}", f"ext-{i}", {"n": i}) for i in range(250)
+        ]
+        t0 = time.perf_counter_ns()
+        store.create_many(batch, _INTEGRATION)
+        bulk_ms.append((time.perf_counter_ns() - t0) / 1e6)
+    figures["create_many_rate"] = 40 * 250 / (time.perf_counter() - started)
+    figures["create_many_flushes_per_call"] = (store.writer.flushes - flushes_before) / 40
+    figures |= _percentiles("create_many", bulk_ms)
+
+    # Concurrent: `tasks` coroutines, each awaiting `per_task` acreate calls in turn.
+    async def run() -> tuple[float, list[float]]:
+        latencies: list[float] = []
+
+        async def task(n: int) -> None:
+            for i in range(per_task):
+                t0 = time.perf_counter_ns()
+                await store.acreate("category", f"task-{n}-{i}", _INTEGRATION, f"ext-{i}", None)
+                latencies.append((time.perf_counter_ns() - t0) / 1e6)
+
+        await store.acreate("category", "warm-up", _INTEGRATION, "ext", None)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(task(n) for n in range(tasks)))
+        return time.perf_counter() - t0, latencies
+
+    flushes_before = store.writer.flushes
+    seconds, concurrent_ms = asyncio.run(run())
+    figures["acreate_rate"] = tasks * per_task / seconds
+    figures["acreate_per_flush"] = (tasks * per_task + 1) / (store.writer.flushes - flushes_before)
+    figures |= _percentiles("acreate", concurrent_ms)
+    return figures
+
+
+def _measure(bootstrap: str, topic: str, count: int, tasks: int) -> dict[str, Any]:
     """Runs in a fresh interpreter: restore, memory, find and create latency."""
     store = KafkaMappingStore(
         integration_uuid=_INTEGRATION, topic=topic, client_config={"bootstrap.servers": bootstrap}
@@ -153,12 +218,7 @@ def _measure(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
         pass
     loop_ns = (time.perf_counter_ns() - t0) / len(hot)
 
-    write_ms = []
-    for i in range(200):
-        t0 = time.perf_counter_ns()
-        store.create("product", f"bench-{i}", _INTEGRATION, f"ext-{i}", {"n": i})
-        write_ms.append((time.perf_counter_ns() - t0) / 1e6)
-    write_ms.sort()
+    writes = _measure_writes(store, tasks, per_task=40)
     store.close()
     return {
         "mappings": mappings,
@@ -173,8 +233,7 @@ def _measure(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
         "find_hot_ns": hot_ns,
         "find_miss_ns": miss_ns,
         "loop_overhead_ns": loop_ns,
-        "create_p50_ms": write_ms[len(write_ms) // 2],
-        "create_p99_ms": write_ms[int(len(write_ms) * 0.99) - 1],
+        **writes,
     }
 
 
@@ -186,11 +245,12 @@ def main(
     ),
     topic: str = typer.Option("", help="Use this existing topic (skips publishing)."),
     keep_topic: bool = typer.Option(False, help="Don't delete the topic at the end."),
+    tasks: int = typer.Option(64, help="Concurrent tasks for the acreate figure."),
     measure_only: bool = typer.Option(False, hidden=True, help="Internal: the measuring child."),
 ) -> None:
     """Publish, restore in a fresh process, print restore rate, B/mapping, find latency."""
     if measure_only:
-        print(json.dumps(_measure(bootstrap_servers, topic, count)))
+        print(json.dumps(_measure(bootstrap_servers, topic, count, tasks)))
         return
     client: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers}
     created = not topic
@@ -205,7 +265,7 @@ def main(
     try:
         child = subprocess.run(
             [sys.executable, "-m", "bench.mapping_bench", "--measure-only", "--count", str(count),
-             "--topic", topic, "--bootstrap-servers", bootstrap_servers],
+             "--topic", topic, "--bootstrap-servers", bootstrap_servers, "--tasks", str(tasks)],
             capture_output=True, text=True,
         )  # fmt: skip
         if child.returncode != 0:
@@ -214,7 +274,7 @@ def main(
         figures = json.loads(child.stdout.strip().splitlines()[-1])
     finally:
         if created and not keep_topic:
-            admin = AdminClient(client)
+            admin = new_admin(client, logger=_LOG)
             admin.delete_topics([topic])[topic].result(timeout=60)
     f = figures
     print(
@@ -230,8 +290,20 @@ def main(
         f"find:    hot {f['find_hot_ns']:.0f} ns, cold {f['find_cold_ns']:.0f} ns, "
         f"miss {f['find_miss_ns']:.0f} ns (loop overhead {f['loop_overhead_ns']:.0f} ns)"
     )
-    print(f"create:  p50 {f['create_p50_ms']:.2f} ms, p99 {f['create_p99_ms']:.2f} ms "
-          "(acks=all, synchronous)")  # fmt: skip
+    print("writes (acks=all, durable on return):")
+    for label, name in [
+        ("create, one after another", "create"),
+        ("create_many(250)", "create_many"),
+        (f"acreate, {tasks} tasks", "acreate"),
+    ]:
+        print(
+            f"  {label:<26} {f[name + '_rate']:8,.0f} mappings/s, "
+            f"p50 {f[name + '_p50_ms']:.2f} ms, p99 {f[name + '_p99_ms']:.2f} ms per call"
+        )
+    print(
+        f"  create_many: {f['create_many_flushes_per_call']:g} flush per call; acreate: "
+        f"{f['acreate_per_flush']:.1f} mappings per flush (calls of one loop iteration)"
+    )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,17 @@ import time
 from collections.abc import Mapping, Sequence
 
 from connector.dead_letters.headers import Header, Headers, header_value
-from connector.kafka import AckedProducer, ConsumedRecord, Delivery, ProducerRecord
+from connector.kafka import (
+    AckedProducer,
+    ConsumedRecord,
+    Delivery,
+    ErrorFamily,
+    ProducerRecord,
+    describe,
+    family_of,
+)
 from connector.metrics import METRICS, ConnectorMetrics
-from contracts.errors import TransientError
+from contracts.errors import ConfigurationError, TransientError
 
 __all__ = ["DeadLetterProducer"]
 
@@ -71,6 +79,8 @@ class DeadLetterProducer:
 
         Raises `TransientError` if any write failed or timed out; the others may be written
         already, so retrying the whole call can duplicate dead letters, never lose one.
+        Raises `ConfigurationError` if the cluster refuses the writes for good (ACLs,
+        credentials, an invalid topic name): an operator must fix that.
         """
         if self._closed:
             raise RuntimeError("the dead-letter producer is closed")
@@ -95,6 +105,15 @@ class DeadLetterProducer:
         if self._integration:
             self._count(items, deliveries, time.perf_counter() - started)
         if failed:
+            refused = [
+                d for d in failed if d.error and family_of(d.error) is ErrorFamily.CONFIGURATION
+            ]
+            if refused and refused[0].error is not None:
+                # ACLs, credentials, an invalid topic: retrying cannot help, the integration
+                # must stop (nothing is committed past these records).
+                raise ConfigurationError(
+                    f"dead-letter writes to {self.topic} are refused: {describe(refused[0].error)}"
+                )
             raise self._failed(len(failed), _reason(failed[0]), counted=True)
 
     def _count(

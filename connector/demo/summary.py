@@ -139,11 +139,13 @@ def _figures_table(summary: DemoSummary) -> Table:
     table.add_row("committed lag", warn(summary.committed_lag))
     mappings = warn(summary.mappings, summary.wanted_mappings)
     aliases = summary.wanted_mappings - summary.live_entities
-    mappings.append(
-        f" on the mapping topic ({summary.live_entities} live entities"
-        + (f" + {aliases} code aliases)" if aliases else ")"),
-        style="",
-    )
+    if summary.wanted_mappings == 0:
+        detail = " on the mapping topic (the driver keeps none)"
+    else:
+        detail = f" on the mapping topic ({summary.live_entities} live entities" + (
+            f" + {aliases} code aliases)" if aliases else ")"
+        )
+    mappings.append(detail, style="")
     table.add_row("mappings", mappings)
     table.add_row("metrics", run.metrics_url or "not served")
     table.add_row("elapsed", f"{summary.elapsed_seconds:.1f} s in all")

@@ -121,8 +121,22 @@ def _magento(options: DemoOptions) -> DemoTarget:
     return MagentoTarget(options)
 
 
+def _sql(options: DemoOptions) -> DemoTarget:
+    from connector.demo.sql_target import SqlTarget
+
+    return SqlTarget(options)
+
+
+def _webhook(options: DemoOptions) -> DemoTarget:
+    from connector.demo.webhook_target import WebhookTarget
+
+    return WebhookTarget(options)
+
+
 DEMO_TARGETS: dict[str, Callable[[DemoOptions], DemoTarget]] = {
     "magento2": _magento,
+    "webhook": _webhook,
+    "sql": _sql,
     "example": ExampleTarget,
 }
 """``--driver`` value → target factory (the first is the default)."""

@@ -93,9 +93,10 @@ def _reason(error: KafkaError) -> str:
 
 
 def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) -> None:
-    """Raise `ConfigurationError` if the cluster can't be reached or rejects us (module
-    docstring). The message names the bootstrap servers, librdkafka's reason and the setting
-    to check; callers pass it through the redactor before printing it."""
+    """Raise `ConfigurationError` if the cluster rejects us or our TLS files (module
+    docstring), `ConnectionError` if it does not answer within `timeout_s`. The message
+    names the bootstrap servers, librdkafka's reason and the setting to check; callers pass
+    it through the redactor before printing it."""
     # 1. The files.
     _check_tls_files(client_config)
     errors: list[KafkaError] = []
@@ -133,8 +134,10 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
                 ) from None
             if time.monotonic() >= deadline:
                 detail = errors[-1].str() if errors else str(exc)
-                raise ConfigurationError(
-                    f"Kafka at {servers} did not answer within {timeout_s:g}s ({detail}) — "
+                # Not the configuration's fault as far as we can tell: exit 1, not 2.
+                raise ConnectionError(
+                    f"cannot reach the cluster: Kafka at {servers} did not answer within "
+                    f"{timeout_s:g}s ({detail}) — "
                     "check kafka.bootstrap_servers and that the cluster is up"
                 ) from None
     if refused.is_set():

@@ -191,7 +191,7 @@ def _data(directory: Path) -> Path:
 
 
 def _postmaster(directory: Path) -> tuple[int, int] | None:
-    """(pid, port) from postmaster.pid if that process is alive."""
+    """(pid, port) from postmaster.pid if that process is alive and is PostgreSQL."""
     try:
         lines = (_data(directory) / "postmaster.pid").read_text().splitlines()
         pid, port = int(lines[0]), int(lines[3])
@@ -203,7 +203,25 @@ def _postmaster(directory: Path) -> tuple[int, int] | None:
         return None
     except PermissionError:
         pass  # alive, but another user's (the server's user, when we are not root)
+    try:
+        # A killed server leaves the file behind; its pid may now be another program's, or a
+        # zombie nobody reaped.
+        name, _, rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
+        if rest.split()[0] == "Z" or name.split("(", 1)[-1] not in ("postgres", "postmaster"):
+            return None
+    except (OSError, IndexError):
+        pass  # no /proc: trust the pid
     return pid, port
+
+
+def _clear_stale_lock_files(directory: Path) -> None:
+    """Remove the lock files of a server that is gone: postmaster.pid and the socket's lock
+    (PostgreSQL refuses to start while the pid they name is alive, even as another program's
+    or as a zombie)."""
+    data = _data(directory)
+    if (data / "postmaster.pid").exists() and _postmaster(directory) is None:
+        for lock in [data / "postmaster.pid", *data.glob(".s.PGSQL.*.lock")]:
+            lock.unlink(missing_ok=True)
 
 
 def _answers(port: int, timeout: float = 2.0) -> bool:
@@ -316,6 +334,7 @@ def ensure_running(
             _stop_locked(bin_dir, directory, "fast")
         if fresh and (directory / "cluster").exists():
             shutil.rmtree(directory / "cluster")
+        _clear_stale_lock_files(directory)
         if not _port_free(port):
             raise LocalPostgresError(f"port {port} is in use by another program; choose another")
         # 4. initdb once

@@ -81,7 +81,9 @@ class MappingTailReader:
         self._restored = threading.Event()
         self._progress = threading.Condition()
         self._failure: IntegrationError | None = None
-        self._ready = False
+        self.ready = False
+        """True once the restore finished, while the tail is healthy and the reader open (a
+        plain attribute: every lookup reads it)."""
         self._closed = False
         self._warned_at: dict[int, float] = {}
 
@@ -91,11 +93,6 @@ class MappingTailReader:
         """Records read during the restore (live mappings plus superseded ones and tombstones)."""
         self.tail_lag_records = 0
         """Records on the topic the tail has not read yet (from the last fetch's high watermark)."""
-
-    @property
-    def ready(self) -> bool:
-        """True once the restore finished, while the tail is healthy and the reader open."""
-        return self._ready
 
     @property
     def failure(self) -> IntegrationError | None:
@@ -226,7 +223,7 @@ class MappingTailReader:
             raise TransientError(
                 f"mapping restore of {self._topic!r} not finished after {timeout_s} s"
             )
-        if not self._ready:
+        if not self.ready:
             self.not_ready()
 
     def not_ready(self) -> NoReturn:
@@ -245,7 +242,7 @@ class MappingTailReader:
         Call it when partitions were just assigned to this instance: writes their previous
         owner made moments before are then visible. False if not reached within `timeout_s`.
         """
-        if not self._ready:
+        if not self.ready:
             return False
         deadline = time.monotonic() + timeout_s
         # The end offsets come from the admin client: the consumer's own watermark query
@@ -267,7 +264,7 @@ class MappingTailReader:
         with self._progress:
             while not self._reached(targets):
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._ready:
+                if remaining <= 0 or not self.ready:
                     return False
                 self._progress.wait(remaining)
         return True
@@ -277,7 +274,7 @@ class MappingTailReader:
         if self._closed:
             return
         self._closed = True
-        self._ready = False
+        self.ready = False
         self._stop.set()
         self._restored.set()  # wakes `wait_ready` callers
         if self._thread is not None:
@@ -337,7 +334,7 @@ class MappingTailReader:
 
     def _fail(self, failure: IntegrationError) -> None:
         self._failure = failure
-        self._ready = False
+        self.ready = False
         self._log.error("mapping store stopped", extra={"error": str(failure)})
         self._restored.set()
         with self._progress:
@@ -407,7 +404,7 @@ class MappingTailReader:
                 )
         self.restore_seconds = time.monotonic() - started
         _release_free_heap()
-        self._ready = True
+        self.ready = True
         self._restored.set()
         self._log.info(
             "mapping restore finished",

@@ -1,23 +1,26 @@
 """`MappingWriter`: durable mapping writes, many per wait, applied to the view once acknowledged.
 
-One write call (`write` from a thread, `awrite` from an event loop) takes the changes of one
-service call (one mapping, or all of a `create_many`):
+A *flush* writes the changes of one `write` call (from a thread), or of every `awrite` call
+made on an event loop in the same loop iteration (concurrent tasks: a group commit):
 
-1. Produce all of them through the `AckedProducer` (acks=all, idempotent): one wait for the
-   call; concurrent calls share librdkafka's batching.
+1. Produce all of them through the `AckedProducer` (acks=all, idempotent) and wait once;
+   concurrent flushes share librdkafka's batching.
 2. In the delivery thread, once every change has its report, apply the acknowledged ones to
    the `MappingView` at their offsets (its ordering rule: a newer record the tail already
-   read is never overwritten), before the caller wakes: `find` sees them when it returns.
-3. Count and time the call (metrics per integration); if any change failed raise the
-   contract error of the worst failure (configuration, then permanent, then transient).
-   Failed changes leave the view unchanged.
+   read is never overwritten), before any caller wakes: `find` sees them when it returns.
+3. Count and time the flush (metrics per integration: records per flush, produce-to-ack
+   latency, failures). Each caller then raises if one of *its* changes failed: the contract
+   error of the worst failure (configuration, then permanent, then transient). Failed
+   changes leave the view unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from connector.kafka import (
     AckedProducer,
@@ -44,6 +47,27 @@ _SEVERITY = {
     ErrorFamily.FATAL: 2,
     ErrorFamily.TRANSIENT: 3,
 }
+
+
+_Outcome = list[Delivery] | IntegrationError
+
+
+@dataclass(slots=True)
+class _Group:
+    """The `awrite` calls of one loop iteration, flushed together: each caller waits on its
+    own future (a cancelled caller cancels only its own wait)."""
+
+    changes: list[Change] = field(default_factory=list)
+    waiters: list[asyncio.Future[_Outcome]] = field(default_factory=list)
+
+    def resolve(self, outcome: _Outcome | BaseException) -> None:
+        for waiter in self.waiters:
+            if waiter.done():
+                continue
+            if isinstance(outcome, BaseException):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
 
 
 class MappingWriter:
@@ -87,29 +111,40 @@ class MappingWriter:
         self.write_failures = 0
         """Changes that failed."""
         self.flushes = 0
-        """Write calls that waited for acknowledgements (one per call, however many changes)."""
+        """Flushes: waits for acknowledgements (one per `write` call or `awrite` group)."""
+        self._groups: dict[asyncio.AbstractEventLoop, _Group] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def write(self, changes: Sequence[Change]) -> None:
-        """Write `changes` and return once all are acknowledged and applied (steps 1 to 3)."""
+        """Write `changes` as one flush; return once all are acknowledged and applied."""
         if not changes:
             return
         started = time.perf_counter()
         try:
             deliveries = self._producer.send_many(self._records(changes), settle=self._apply)
         except TimeoutError as exc:
-            raise self._timed_out(changes, exc) from None
-        self._finish(deliveries, started)
+            raise self._timed_out(len(changes), exc) from None
+        self._account(deliveries, started)
+        self._raise_failed(deliveries)
 
     async def awrite(self, changes: Sequence[Change]) -> None:
-        """`write` for an event loop: awaits the acknowledgements without blocking it."""
+        """`write` for an event loop, without blocking it: the changes join this loop
+        iteration's group, flushed once every task that is ready has run."""
         if not changes:
             return
-        started = time.perf_counter()
-        try:
-            deliveries = await self._producer.asend_many(self._records(changes), settle=self._apply)
-        except TimeoutError as exc:
-            raise self._timed_out(changes, exc) from None
-        self._finish(deliveries, started)
+        loop = asyncio.get_running_loop()
+        group = self._groups.get(loop)
+        if group is None:
+            group = self._groups[loop] = _Group()
+            loop.call_soon(self._flush_group, loop)
+        start = len(group.changes)
+        group.changes.extend(changes)
+        waiter: asyncio.Future[_Outcome] = loop.create_future()
+        group.waiters.append(waiter)
+        outcome = await waiter
+        if isinstance(outcome, IntegrationError):
+            raise type(outcome)(str(outcome))  # a fresh instance per caller
+        self._raise_failed(outcome[start : start + len(changes)])
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Wait up to `timeout_s` for outstanding acknowledgements, then stop."""
@@ -130,12 +165,35 @@ class MappingWriter:
                 assert record.key is not None
                 apply_acked(record.key, record.value, delivery.partition, delivery.offset)
 
-    def _finish(self, deliveries: Sequence[Delivery], started: float) -> None:
-        # 3. Count, time, raise.
-        failed = [d for d in deliveries if not d.ok]
+    def _flush_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        group = self._groups.pop(loop)
+        task = loop.create_task(self._send_group(group))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _send_group(self, group: _Group) -> None:
+        started = time.perf_counter()
+        records = self._records(group.changes)
+        try:
+            deliveries = await self._producer.asend_many(records, settle=self._apply)
+        except TimeoutError as exc:
+            group.resolve(self._timed_out(len(records), exc))
+            return
+        except Exception as exc:  # closed producer, a bug in settling: every caller raises it
+            group.resolve(exc)
+            return
+        self._account(deliveries, started)
+        group.resolve(deliveries)
+
+    def _account(self, deliveries: Sequence[Delivery], started: float) -> None:
+        # 3. One flush: count and time it.
+        failed = sum(1 for d in deliveries if not d.ok)
         self._seconds.observe(time.perf_counter() - started)
         self._batch_size.observe(len(deliveries))
-        self._count(len(deliveries) - len(failed), len(failed))
+        self._count(len(deliveries) - failed, failed)
+
+    def _raise_failed(self, deliveries: Sequence[Delivery]) -> None:
+        failed = [d for d in deliveries if not d.ok]
         if failed:
             raise self._error(failed, len(deliveries))
 
@@ -153,7 +211,7 @@ class MappingWriter:
         what = "mapping write" if total == 1 else f"{len(failed)} of {total} mapping writes"
         return as_integration_error(worst, f"{what} to {self._topic!r} failed")
 
-    def _timed_out(self, changes: Sequence[Change], exc: TimeoutError) -> TransientError:
-        self._count(0, len(changes))
-        self._batch_size.observe(len(changes))
+    def _timed_out(self, count: int, exc: TimeoutError) -> TransientError:
+        self._count(0, count)
+        self._batch_size.observe(count)
         return TransientError(f"mapping write to {self._topic!r} failed: {exc}")

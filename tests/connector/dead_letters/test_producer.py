@@ -17,7 +17,7 @@ from connector.dead_letters.producer import DeadLetterProducer
 from connector.kafka.records import ConsumedRecord
 from connector.metrics import ConnectorMetrics
 from connector.redaction import Redactor
-from contracts.errors import TransientError
+from contracts.errors import ConfigurationError, TransientError
 
 if TYPE_CHECKING:
     from tests.conftest import CreateTopics, UniqueTopic
@@ -203,3 +203,23 @@ async def test_send_many_writes_a_batch_with_one_wait_and_counts_it(
         {"integration": "int-1", "stage": "handle", "error_class": "ValueError",
          "entity_type": "product"},
     ) == 30  # fmt: skip
+
+
+async def test_a_topic_the_cluster_refuses_for_good_raises_configuration_error(
+    kafka_bootstrap: str, metrics: tuple[CollectorRegistry, ConnectorMetrics]
+) -> None:
+    registry, connector_metrics = metrics
+    producer = DeadLetterProducer(
+        {"bootstrap.servers": kafka_bootstrap},
+        "not a valid topic name!",
+        integration_uuid="int-1",
+        delivery_timeout_ms=5000,
+        metrics=connector_metrics,
+    )
+    try:
+        with pytest.raises(ConfigurationError, match="TOPIC_EXCEPTION"):
+            await producer.send(_record(), [])
+    finally:
+        producer.close(timeout_s=0)
+    failures = "iec_connector_dead_letter_write_failures_total"
+    assert registry.get_sample_value(failures, {"integration": "int-1"}) == 1

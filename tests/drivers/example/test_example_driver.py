@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
 
-from contracts import ConfigValidationError, validate_configuration
+from contracts import (
+    ConfigValidationError,
+    MutationData,
+    is_async_driver,
+    validate_configuration,
+)
 from contracts.testing import DriverHarness, InMemoryMappingService, MutationFactory
 from contracts.testing.suite import DriverContractSuite
 from drivers.example import ExampleDriver
@@ -159,3 +165,100 @@ def test_with_a_seed_only_mapping_service_updates_overwrite_and_deletes_keep_the
     assert mapping is not None
     assert mapping.external_data == {"key": created.payload["sku"], "version": 2}
     assert (service.inner.creates, service.inner.deletes) == (2, 0)
+
+
+class CountingBulkService(InMemoryMappingService):
+    """The in-memory service, counting the awaitable calls the fast path makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def afind_many(self, entity_type: str, entity_uuids: Any, integration_uuid: str) -> Any:
+        self.calls.append("afind_many")
+        return await super().afind_many(entity_type, entity_uuids, integration_uuid)
+
+    async def acreate_many(self, mappings: Any, integration_uuid: str) -> None:
+        self.calls.append("acreate_many")
+        await super().acreate_many(mappings, integration_uuid)
+
+    async def adelete_many(self, entity_type: str, entity_uuids: Any, integration_uuid: str) -> int:
+        self.calls.append("adelete_many")
+        return await super().adelete_many(entity_type, entity_uuids, integration_uuid)
+
+    async def aupdate_external_data(self, *args: Any) -> None:
+        self.calls.append("aupdate_external_data")
+        await super().aupdate_external_data(*args)
+
+
+def test_handle_batch_is_async_and_a_batch_of_new_entities_is_one_lookup_and_one_write() -> None:
+    assert is_async_driver(ExampleDriver())
+    service = CountingBulkService()
+    factory = MutationFactory(seed=3)
+    batch = [factory.mutation("product") for _ in range(250)]
+    with DriverHarness(ExampleDriver(), config=CONFIG, mapping_service=service) as bound:
+        bound.handle_batch(batch)
+    assert service.calls == ["afind_many", "acreate_many"]
+    assert service.count() == 250
+    assert service.creates == 250
+
+
+def test_an_entity_twice_in_a_batch_takes_a_second_round_in_order() -> None:
+    service = CountingBulkService()
+    created, updated, deleted = MutationFactory(seed=4).lifecycle("category")
+    other = MutationFactory(seed=5).mutation("category")
+    with DriverHarness(ExampleDriver(), config=CONFIG, mapping_service=service) as bound:
+        bound.handle_batch([created, other, updated, deleted])
+    assert service.calls == [
+        "afind_many",
+        "acreate_many",  # round 1: created + other
+        "aupdate_external_data",  # round 2: updated
+        "adelete_many",  # round 3: deleted
+    ]
+    assert list(service.snapshot()) == [
+        (bound.context.integration_uuid, "category", other.entity_uuid)
+    ]
+
+
+def _random_batches(seed: int) -> list[list[MutationData]]:
+    """Random batches over a few entities: creates, updates, deletes, replays of old versions."""
+    rng = random.Random(seed)
+    factory = MutationFactory(seed=seed)
+    entities = [factory.uuid() for _ in range(6)]
+    versions = dict.fromkeys(entities, 0)
+    batches = []
+    for _ in range(8):
+        batch = []
+        for _ in range(rng.randint(1, 10)):
+            entity = rng.choice(entities)
+            operation = rng.choice(["created", "updated", "updated", "deleted"])
+            replay = versions[entity] > 1 and rng.random() < 0.2
+            version = rng.randint(1, versions[entity]) if replay else versions[entity] + 1
+            versions[entity] = max(versions[entity], version)
+            batch.append(
+                factory.mutation(
+                    "product",
+                    operation,
+                    None if operation == "deleted" else {"sku": f"S-{entity[:4]}-{version}"},
+                    entity_uuid=entity,
+                    version=version,
+                )
+            )
+        batches.append(batch)
+    return batches
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_fast_path_ends_where_handling_one_by_one_ends(seed: int) -> None:
+    batched, one_by_one = InMemoryMappingService(), InMemoryMappingService()
+    with (
+        DriverHarness(ExampleDriver(), config=CONFIG, mapping_service=batched) as fast,
+        DriverHarness(ExampleDriver(), config=CONFIG, mapping_service=one_by_one) as slow,
+    ):
+        for batch in _random_batches(seed):
+            fast.handle_batch(batch)
+            for mutation in batch:
+                slow.handle(mutation)
+    assert batched.snapshot() == one_by_one.snapshot()
+    counts = (batched.creates, batched.updates, batched.deletes)
+    assert counts == (one_by_one.creates, one_by_one.updates, one_by_one.deletes)
