@@ -166,9 +166,11 @@ def print_rows(
     rows: Sequence[Mapping[str, Any]],
     *,
     title: str | None = None,
+    table_rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    """The command's rows in the chosen format."""
+    """The command's rows in the chosen format; `table_rows` (same order) may hold display
+    values the JSON keeps apart (e.g. ``partition/offset`` in one cell)."""
     if output is OutputFormat.JSON:
         print_json_lines(rows)
     else:
-        print_table(columns, rows, title=title)
+        print_table(columns, rows if table_rows is None else table_rows, title=title)
