@@ -62,7 +62,7 @@ def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
 @pytest.fixture
 def own_env(own_broker: OwnBroker, tmp_path: Path) -> ConnectorEnv:
     """A connector environment on the scenario's own broker."""
-    admin = AdminClient({"bootstrap.servers": own_broker.bootstrap})
+    admin = AdminClient({"bootstrap.servers": own_broker.bootstrap, "log_level": 0})
 
     def create(
         names: list[str], partitions: int = 1, config: dict[str, str] | None = None

@@ -7,8 +7,9 @@ batch, with the pid), the dead-letter topic and the group's committed offsets:
   dead-lettered, nothing else was handled (at-least-once: a redelivery after a crash or a
   rebalance is counted once, and reported as `redelivered`);
 - committed = end offsets on every partition once the last member stopped;
-- per-entity order: within one process, an entity's versions were handled in increasing
-  order, and the last version handled of every entity is its newest.
+- per-entity order: an entity's versions were handled one after the other (a redelivery may
+  start again from an older one, never skip one), and the last version handled of every
+  entity is its newest.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class ConnectorProcess:
         self.wait()
 
     def terminate(self, timeout: float = 60) -> tuple[int, float]:
-        """SIGTERM and wait: (exit code, seconds it took)."""
+        """SIGTERM once the runtime runs (its signal handlers are installed), and wait:
+        (exit code, seconds it took)."""
+        wait_for(lambda: self.up() or not self.alive(), "the connector to start", timeout=90)
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         code = self.wait(timeout)
@@ -70,6 +73,10 @@ class ConnectorProcess:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def up(self) -> bool:
+        """The runtime has started (it serves metrics and health)."""
+        return "metrics and health on" in self.output()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -129,6 +136,17 @@ class Accounting:
         )
 
 
+def caught_up(env: ConnectorEnv, topic: str, partitions: int) -> Callable[[], bool]:
+    """The group has committed every partition up to its end (nothing left to redeliver)."""
+
+    def check() -> bool:
+        ends = {p: end for p, end in env.end_offsets(topic, partitions).items() if end}
+        committed = env.committed(topic, partitions)
+        return {p: committed.get(p) for p in ends} == ends
+
+    return check
+
+
 def account(
     scenario: str,
     env: ConnectorEnv,
@@ -144,13 +162,15 @@ def account(
     seen = {(uuid, version) for uuid, version, _ in items}
     dead = env.topic_records(env.topics.dead_letter_topic(env.integration_uuid))
     order_violations = 0
-    last_by_pid: dict[tuple[str, int], int] = {}
+    last: dict[str, int] = {}
     final: dict[str, int] = {}
-    for uuid, version, pid in items:
-        previous = last_by_pid.get((uuid, pid))
-        if previous is not None and version < previous:
+    for uuid, version, _pid in items:
+        # In order: the next version, or a redelivery starting again from an older one; a
+        # step over a version, or a first version other than 1, is out of order.
+        previous = last.get(uuid, 0)
+        if version > previous + 1:
             order_violations += 1
-        last_by_pid[(uuid, pid)] = version
+        last[uuid] = version
         final[uuid] = version
     newest: dict[str, int] = {}
     for uuid, version in expected:
@@ -172,7 +192,7 @@ def account(
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -185,7 +205,7 @@ class OwnBroker:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.port, self.controller_port = _free_port(), _free_port()
+        self.port, self.controller_port = free_port(), free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
 
     def start(self) -> None:

@@ -114,7 +114,7 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
                     ]
                     for title in MAIN_PANELS
                 }
-                if all(all(results) for results in answers.values()) and _handled_rate(answers):
+                if all(all(results) for results in answers.values()) and _lively(answers):
                     break
                 assert time.monotonic() < deadline, {t: a for t, a in answers.items()}
                 await asyncio.sleep(1.0)
@@ -153,9 +153,15 @@ def _value(results: list[dict[str, Any]]) -> float:
     return sum(float(item["value"][1]) for item in results)
 
 
-def _handled_rate(answers: dict[str, list[list[dict[str, Any]]]]) -> bool:
-    """True once Prometheus has seen records handled between two scrapes."""
-    return _value(answers["Handled / s"][0]) > 0
+def _lively(answers: dict[str, list[list[dict[str, Any]]]]) -> bool:
+    """True once Prometheus has seen, between two scrapes, records handled, a dead letter
+    and batch latencies (a quantile of a window without observations is NaN)."""
+    latencies = [_value(results) for results in answers["handle_batch duration p50 / p95 / p99"]]
+    return (
+        _value(answers["Handled / s"][0]) > 0
+        and _value(answers["Dead letters (range)"][0]) >= 1
+        and all(latency > 0 for latency in latencies)
+    )
 
 
 def test_panel_queries_have_every_variable_replaced() -> None:
