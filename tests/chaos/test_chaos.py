@@ -273,3 +273,42 @@ def test_a_slow_driver_during_sigterm_finishes_its_batch_commits_and_exits(
     report(accounting)
     assert accounting.exact, accounting.report()
     assert accounting.redelivered == 0, "a batch finished before the stop was handled again"
+
+
+@pytest.mark.chaos
+def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_at_once(
+    connector_env: ConnectorEnv, processes: list[ConnectorProcess], tmp_path: Path, report: Report
+) -> None:
+    """kafka.group_instance_id (a StatefulSet pod's name): a member killed and started again
+    under the same identity rejoins without waiting out the session timeout (30 s here)."""
+    env = connector_env
+    env.create_mutation_topics(["product"], partitions=3)
+    published = product_mutations(200, 3)
+    env.publish(published)
+    config = env.config(
+        driver_config={"output_path": str(env.output), "sleep_ms": 20},
+        kafka={
+            "group_instance_id": "iec-connector-0",
+            "extra": {"session.timeout.ms": "30000", "heartbeat.interval.ms": "1000"},
+        },
+    )
+    first = ConnectorProcess(config, tmp_path / "first.log")
+    processes.append(first)
+    wait_for(_handled_at_least(env, 150), "the first life")
+    first.kill()
+    second = ConnectorProcess(config, tmp_path / "second.log")
+    processes.append(second)
+    wait_for(lambda: "assigned " in second.output(), "the partitions", timeout=60)
+    wait_for(second.up, "the runtime")
+    took = time.monotonic() - second.started
+    print(f"[chaos] static member back with partitions {took:.1f} s after its restart")
+    assert took < 20, f"waited {took:.1f}s: the session timeout (30 s), not static membership"
+    wait_for(_all_handled(env, published), "catch-up")
+    wait_for(caught_up(env, env.topics.mutation_topic("product"), 3), "the commits")
+    code, _ = second.terminate()
+    assert code == 0, second.output()
+    accounting = account(
+        "static member SIGKILL + restart", env, published, env.topics.mutation_topic("product"), 3
+    )
+    report(accounting)
+    assert accounting.exact, accounting.report()
