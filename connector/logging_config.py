@@ -21,7 +21,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TextIO
 
 import orjson
 
@@ -60,12 +60,28 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is at the time of each record (a test runner or a
+    daemon manager may replace it after logging was configured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure_logging(
     level: str = "INFO", fmt: Literal["text", "json"] = "text", redactor: Redactor | None = None
 ) -> None:
     """Route everything the process reports through one redacting stderr handler (see the
     module docstring); replaces the root logger's handlers and the hooks it installs."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
     handler.addFilter(RedactingFilter(redactor if redactor is not None else Redactor()))
     root = logging.getLogger()
@@ -81,6 +97,9 @@ def configure_logging(
     # 4. librdkafka's lines arrive on each client's logger at their own level (debug lines at
     # DEBUG); confluent-kafka's own logger passes WARNING and above only.
     logging.getLogger("confluent_kafka").setLevel(logging.WARNING)
+    # The start-up check of the cluster turns what went wrong into its one error line (a
+    # refused password, an unreachable cluster): librdkafka's lines about it repeat that.
+    logging.getLogger("iec.kafka.preflight").setLevel(logging.CRITICAL)
 
 
 _thread_log = logging.getLogger("iec.thread")

@@ -170,7 +170,8 @@ class ConnectorMetrics:
         )
         self.key_wait = Histogram(
             f"{p}_key_wait_seconds",
-            "How long a key's oldest record waited before it was handed to the driver.",
+            "Per batch handed to the driver: how long its longest-waiting key waited (behind its "
+            "key's earlier work, a retry backoff, the linger, or busy work slots).",
             ["integration"],
             buckets=_DURATION_BUCKETS,
             registry=registry,

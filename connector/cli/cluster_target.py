@@ -16,15 +16,17 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
-from connector.cli.config_cmd import EXIT_CONFIG_INVALID, exit_with_problems
+from connector.cli.config_cmd import exit_with_problems
+from connector.cli.failures import reported_failures
 from connector.cli.options import DEFAULT_BOOTSTRAP, Bootstrap, ConfigFile, IntegrationRef
 from connector.codec import MutationCodec
 from connector.codec.configured import configured_codec
 from connector.config import ConnectorSettings, IntegrationSettings, load_settings
 from connector.kafka.preflight import check_connection
+from connector.logging_config import configure_logging
 from connector.redaction import Redactor
 from connector.topics import TopicSettings
-from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
+from contracts import ConfigProblem, ConfigValidationError
 
 __all__ = ["ClusterTarget", "ResolveTarget", "cluster_options", "resolve_target"]
 
@@ -84,7 +86,8 @@ def resolve_target(
     2. Load it: one line per problem on stderr.
     3. Find the integration by uuid or name.
     4. Check that the cluster answers and accepts the credentials, as `run` does, so a wrong
-       password fails at once with a clear (redacted) message instead of as a timeout.
+       password fails at once with one clear (redacted) line and exit 2 (1 if the cluster
+       cannot be reached), not as a timeout.
     """
     if config is None:
         return _from_options(ctx, integration, bootstrap_servers, prefixes)
@@ -106,14 +109,12 @@ def resolve_target(
         raise exit_with_problems(exc.problems) from None
     # 3. integration
     chosen = _integration(settings, integration, config)
-    # 4. cluster
+    # 4. cluster (librdkafka's own warnings through the redacting log handler)
     redactor = Redactor(settings.secrets())
+    configure_logging("WARNING", settings.runtime.log_format, redactor)
     client_config = settings.kafka.client_config()
-    try:
+    with reported_failures(redactor):
         check_connection(client_config)
-    except ConfigurationError as exc:
-        typer.echo(f"error: {redactor.redact(str(exc))}", err=True)
-        raise typer.Exit(EXIT_CONFIG_INVALID) from None
     return ClusterTarget(
         client_config=client_config,
         topics=settings.topics,

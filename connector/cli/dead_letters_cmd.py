@@ -17,19 +17,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
 from connector.cli.cluster_target import ClusterTarget, ResolveTarget, cluster_options
+from connector.cli.failures import reported_failures
 from connector.cli.options import CLUSTER_PANEL, DEFAULT_TOPICS, options_from
 from connector.codec import CodecError, SchemaRegistryUnavailableError
 from connector.dead_letters.headers import DLT_PREFIX, DeadLetter
 from connector.dead_letters.replay import ReplayTargets, read_dead_letters, replay
 from connector.dead_letters.replay_plan import ReplayFilter
-from connector.kafka import cluster_failure
 from contracts import ConfigurationError
 
 __all__ = ["EXIT_KAFKA_FAILED", "EXIT_NOT_FOUND", "app"]
@@ -159,12 +158,11 @@ class _Bar:
 
 @contextmanager
 def _kafka_errors(target: ClusterTarget) -> Iterator[None]:
-    """Turn a cluster failure into a message on stderr (secrets masked) and exit status 1."""
-    try:
+    """Any failure: one line on stderr (secrets masked), exit status 2 when the configuration
+    must change (refused credentials or ACLs, a replay target that is not the retry topic),
+    else 1 (see `connector.cli.failures`)."""
+    with reported_failures(target.redactor):
         yield
-    except (KafkaException, TimeoutError, BufferError) as exc:
-        typer.echo(target.redactor.redact(f"error: {cluster_failure(exc)}"), err=True)
-        raise typer.Exit(EXIT_KAFKA_FAILED) from None
 
 
 @contextmanager

@@ -12,18 +12,18 @@ from pathlib import Path
 import typer
 
 from connector.cli.config_cmd import (
-    EXIT_CONFIG_INVALID,
     discover_drivers,
     exit_with_problems,
     required_file,
 )
+from connector.cli.failures import exit_code_of, failure_line
 from connector.cli.options import ConfigFile
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.logging_config import configure_logging
 from connector.redaction import MIN_SECRET_LENGTH
 from connector.runtime.app import ConnectorApp
-from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
+from contracts import ConfigProblem, ConfigValidationError
 
 __all__ = ["run", "run_with_registry"]
 
@@ -31,7 +31,12 @@ log = logging.getLogger("iec.runtime")
 
 
 def run(config: ConfigFile = None) -> None:
-    """Run the configured integrations; exits 0 after a graceful stop, 2 on a bad config."""
+    """Run the configured integrations until SIGTERM/SIGINT.
+
+    Exits 0 after a graceful stop, 2 when the configuration must change (settings, TLS files,
+    credentials, ACLs, missing topics), 1 when something else failed (the cluster, a driver's
+    downstream), 130 when a second signal aborted it.
+    """
     code = run_with_registry(required_file(config), discover_drivers())
     _exit_despite_hung_driver_threads(code)
     raise typer.Exit(code)
@@ -79,6 +84,10 @@ def run_with_registry(config: Path | None, registry: DriverRegistry) -> int:
         )
     try:
         return asyncio.run(app.run())
-    except ConfigurationError as exc:
-        typer.echo(f"error: {app.redactor.redact(str(exc))}", err=True)
-        return EXIT_CONFIG_INVALID
+    except Exception as exc:
+        # One line through the redacting handler (text or JSON), the code the docs give; the
+        # traceback only at DEBUG.
+        what = "stopped" if app.started.is_set() else "cannot start"
+        log.critical("%s: %s", what, failure_line(exc))
+        log.debug("the failure in full", exc_info=exc)
+        return exit_code_of(exc)

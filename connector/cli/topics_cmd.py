@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.markup import escape
 
@@ -17,9 +16,11 @@ from connector.cli.config_cmd import (
     exit_with_problems,
     required_file,
 )
+from connector.cli.failures import reported_failures
 from connector.cli.options import ConfigFile
 from connector.config import load_settings
-from connector.kafka import cluster_failure, new_admin
+from connector.kafka import check_connection, new_admin
+from connector.logging_config import configure_logging
 from connector.redaction import Redactor
 from connector.topic_admin import TopicStatus, apply_plan, plan_topics
 from contracts import ConfigValidationError
@@ -51,7 +52,8 @@ def create(
     """Create mutation, mapping, dead-letter and retry topics; existing ones are checked.
 
     Idempotent. Exits 2 when an existing topic has a setting that would lose data (e.g. a
-    mapping topic that is not compacted), 1 when the cluster fails, else 0.
+    mapping topic that is not compacted) or the cluster refuses the credentials, ACLs or TLS
+    settings, 1 when the cluster cannot be reached or fails, else 0.
     """
     config = required_file(config)
     registry = discover_drivers()
@@ -62,17 +64,16 @@ def create(
         raise exit_with_problems(exc.problems) from None
     console = Console(highlight=False, soft_wrap=True)
     redactor = Redactor(settings.secrets())
-    try:
+    configure_logging("WARNING", settings.runtime.log_format, redactor)
+    client_config = settings.kafka.client_config()
+    # Credentials first: a wrong password is one clear line at once (exit 2), not a timeout.
+    with reported_failures(redactor):
+        check_connection(client_config, timeout_s=timeout)
         with console.status(
             f"checking {len(plan.topics)} topics on {settings.kafka.bootstrap_servers}"
         ):
-            admin = new_admin(
-                settings.kafka.client_config(), logger=logging.getLogger("iec.cli.kafka")
-            )
+            admin = new_admin(client_config, logger=logging.getLogger("iec.cli.kafka"))
             results = apply_plan(admin, plan, dry_run=dry_run, timeout_s=timeout)
-    except KafkaException as exc:
-        typer.echo(redactor.redact(f"error: {cluster_failure(exc)}"), err=True)
-        raise typer.Exit(EXIT_KAFKA_FAILED) from None
     # One line per topic rather than a table: names stay whole for copying at any width.
     for result in results:
         spec = result.spec

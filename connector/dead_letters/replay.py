@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+# ConfigResource and ResourceType: public, but re-exported without `__all__` (strict mypy).
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 
 from connector.dead_letters.headers import DeadLetter, Header, header_value
 from connector.dead_letters.replay_plan import (
@@ -25,14 +29,17 @@ from connector.dead_letters.replay_plan import (
     SupersedeFacts,
     plan_replay,
     replay_headers,
+    retry_topic_problem,
 )
-from connector.kafka import AckedProducer, ProducerRecord, new_consumer
+from connector.kafka import AckedProducer, ProducerRecord, error_of, new_admin, new_consumer
 from connector.topics import TopicSettings
+from contracts import ConfigurationError
 
 __all__ = [
     "Progress",
     "ReplayReport",
     "ReplayTargets",
+    "check_retry_topic",
     "find_replays",
     "read_dead_letters",
     "read_supersede_facts",
@@ -70,16 +77,61 @@ class ReplayTargets:
     dead_letter_topic: str
     retry_topic: str
     group_id: str
+    other_topics: frozenset[str] = frozenset()
+    """Topics of the integration that must never receive a replay (see `check_retry_topic`)."""
 
     @classmethod
     def of(cls, integration_uuid: str, topics: TopicSettings | None = None) -> ReplayTargets:
         t = topics or TopicSettings()
+        retry = t.retry_topic(integration_uuid)
+        # The names the settings in use give the integration's other topics, and those the
+        # default prefixes give them (an operator without --config may mix them up); a
+        # default name that is this configuration's retry topic stays allowed.
+        own = _other_topics(t, integration_uuid)
+        defaults = _other_topics(TopicSettings(), integration_uuid) - {retry}
         return cls(
             integration_uuid,
             t.dead_letter_topic(integration_uuid),
-            t.retry_topic(integration_uuid),
+            retry,
             t.group_id(integration_uuid),
+            frozenset(own | defaults),
         )
+
+
+def _other_topics(topics: TopicSettings, integration_uuid: str) -> set[str]:
+    return {
+        topics.dead_letter_topic(integration_uuid),
+        topics.mapping_topic(integration_uuid),
+        topics.mutation_topic(integration_uuid),
+    }
+
+
+def check_retry_topic(client_config: Mapping[str, str], targets: ReplayTargets) -> None:
+    """Raise `ConfigurationError` unless `targets.retry_topic` is the integration's retry
+    topic: the name rules and its ``cleanup.policy`` (DescribeConfigs on the topic)."""
+    topic = targets.retry_topic
+    admin = new_admin(client_config, logger=_log)
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    policy: str | None
+    try:
+        entries = admin.describe_configs([resource], request_timeout=_TIMEOUT_S)[resource].result(
+            timeout=_TIMEOUT_S
+        )
+        entry = entries.get("cleanup.policy")
+        policy = entry.value if entry is not None and entry.value is not None else ""
+    except KafkaException as exc:
+        error = error_of(exc)
+        if error is None or error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise
+        policy = None
+    problem = retry_topic_problem(
+        topic,
+        targets.integration_uuid,
+        other_topics=targets.other_topics,
+        cleanup_policy=policy,
+    )
+    if problem is not None:
+        raise ConfigurationError(f"refusing to replay: {problem}")
 
 
 def _reader(client_config: Mapping[str, str], group_id: str | None = None) -> Any:
@@ -352,12 +404,15 @@ def replay(
 ) -> ReplayReport:
     """Replay the dead letters of one integration that `selection` matches.
 
+    0. Refuse (`ConfigurationError`) unless the target is the integration's retry topic.
     1. Read the dead-letter topic and apply the filter.
     2. Read the retry topic for earlier replays of the selected ones.
     3. Unless superseded ones are included anyway, read the facts for the superseded rule.
     4. Plan (pure), then publish the replays unless it is a dry run.
     """
     shown = progress or _Silent()
+    # 0. the target: the integration's retry topic and nothing else, checked before reading
+    check_retry_topic(client_config, targets)
     # 1. dead letters
     letters = read_dead_letters(client_config, targets.dead_letter_topic, progress=shown)
     selected = [dl for dl in letters if selection.matches(dl)]

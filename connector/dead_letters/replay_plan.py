@@ -16,7 +16,7 @@ Rules, in order, for each dead letter the filter selects:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -38,6 +38,7 @@ __all__ = [
     "SupersedeFacts",
     "plan_replay",
     "replay_headers",
+    "retry_topic_problem",
     "superseded_by",
 ]
 
@@ -200,3 +201,41 @@ def replay_headers(dl: DeadLetter, at: datetime) -> Headers:
     if timestamp is not None:
         added.append((Header.REPLAY_ORIGIN_TIMESTAMP, timestamp))
     return headers + [(name, value.encode("utf-8")) for name, value in added]
+
+
+def retry_topic_problem(
+    topic: str,
+    integration_uuid: str,
+    *,
+    other_topics: Collection[str],
+    cleanup_policy: str | None,
+) -> str | None:
+    """Why replays must not be written to `topic`, or None if it is the integration's retry
+    topic. A replay writes records the integration's group will consume as mutations: into
+    any other topic (its compacted mapping topic, another team's topic) it would corrupt it.
+
+    1. Its name is ``<retry prefix>.<integration uuid>``.
+    2. It is none of the integration's other topics (`other_topics`: its dead-letter and
+       mapping topics, and ``<mutation prefix>.<uuid>``, by the prefixes in use and the
+       defaults).
+    3. It exists (`cleanup_policy` None: not found): a write must never create a topic.
+    4. Its ``cleanup.policy`` is exactly ``delete``, as `topics create` makes it: a compacted
+       topic is a mapping topic, or not the connector's.
+    """
+    fix = "check --retry-prefix (or the configuration's topics.retry_prefix)"
+    if not topic.endswith(f".{integration_uuid}"):
+        return f"{topic!r} is not a retry topic of integration {integration_uuid}: {fix}"
+    if topic in other_topics:
+        return f"{topic!r} is another topic of integration {integration_uuid}: {fix}"
+    if cleanup_policy is None:
+        return (
+            f"retry topic {topic!r} does not exist: create it with `iec-connector topics create` "
+            f"or {fix}"
+        )
+    policies = {p.strip() for p in cleanup_policy.split(",") if p.strip()}
+    if policies != {"delete"}:
+        return (
+            f"{topic!r} has cleanup.policy={cleanup_policy}, but a retry topic is never "
+            f"compacted (this looks like a mapping topic): {fix}"
+        )
+    return None

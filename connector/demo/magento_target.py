@@ -32,12 +32,7 @@ _ENV_KEYS = {
     "access_token_secret": "MAGENTO_ACCESS_TOKEN_SECRET",
 }
 _LOCALES = {"de_DE": "de", "fr_FR": "fr"}
-_ALIASED = ("family", "attribute", "category")
-_PHASES = (
-    ("family", "attribute"),
-    ("category",),
-    ("product",),
-)  # entities with a code get a code alias
+_ALIASED = ("family", "attribute", "category")  # entities with a code get a code alias
 Catalogue = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -110,10 +105,9 @@ class MagentoTarget:
         return live + aliases
 
     def phases(self, mutations: tuple[MutationData, ...]) -> list[tuple[MutationData, ...]]:
-        # Dependency order (REST notes §11): what products reference is handled before they
-        # arrive. Today's runtime retries one batch at a time, so a product waiting for its
-        # family would hold up the family's own batch until its retries ran out.
-        return [tuple(m for m in mutations if m.entity_type in types) for types in _PHASES]
+        # All at once, as a PIM publishes: a product (or a child category) that arrives before
+        # what it references is retried, and parks only its own key meanwhile.
+        return [mutations]
 
     def report(self, mutations: tuple[MutationData, ...]) -> TargetReport | None:
         if self.store is None:

@@ -267,12 +267,6 @@ class AckedProducer:
         """The client's latest cluster-level error (brokers down, authentication), if any."""
         return self._errors.last
 
-    def in_flight(self) -> int:
-        """Records produced and not yet reported."""
-        with self._lock:
-            producers = [p for p in (self._producer, *(p for p, _ in self._retiring)) if p]
-        return sum(len(p) for p in producers)
-
     def flush(self, timeout_s: float | None = None) -> int:
         """Wait for every report (up to `timeout_s`); returns how many are still missing."""
         producer = self._producer

@@ -21,7 +21,8 @@ def _refused(error: KafkaError) -> bool:
 
 
 def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) -> None:
-    """Raise `ConfigurationError` if the cluster can't be reached or rejects our credentials.
+    """Raise `ConfigurationError` if the cluster rejects our credentials (or TLS settings),
+    `ConnectionError` if it does not answer within `timeout_s`.
 
     The message names the bootstrap servers and librdkafka's reason (e.g. "SASL
     authentication failed"); callers pass it through the redactor before printing it.
@@ -56,8 +57,10 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
                 ) from None
             if time.monotonic() >= deadline:
                 detail = errors[-1].str() if errors else str(exc)
-                raise ConfigurationError(
-                    f"Kafka at {servers} did not answer within {timeout_s:g}s ({detail}) — "
+                # Not the configuration's fault as far as we can tell: exit 1, not 2.
+                raise ConnectionError(
+                    f"cannot reach the cluster: Kafka at {servers} did not answer within "
+                    f"{timeout_s:g}s ({detail}) — "
                     "check kafka.bootstrap_servers and that the cluster is up"
                 ) from None
     if auth_failed.is_set():

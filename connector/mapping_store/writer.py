@@ -49,12 +49,25 @@ _SEVERITY = {
 }
 
 
+_Outcome = list[Delivery] | IntegrationError
+
+
 @dataclass(slots=True)
 class _Group:
-    """The `awrite` calls of one loop iteration, flushed together."""
+    """The `awrite` calls of one loop iteration, flushed together: each caller waits on its
+    own future (a cancelled caller cancels only its own wait)."""
 
-    done: asyncio.Future[list[Delivery] | IntegrationError]
     changes: list[Change] = field(default_factory=list)
+    waiters: list[asyncio.Future[_Outcome]] = field(default_factory=list)
+
+    def resolve(self, outcome: _Outcome | BaseException) -> None:
+        for waiter in self.waiters:
+            if waiter.done():
+                continue
+            if isinstance(outcome, BaseException):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
 
 
 class MappingWriter:
@@ -122,11 +135,13 @@ class MappingWriter:
         loop = asyncio.get_running_loop()
         group = self._groups.get(loop)
         if group is None:
-            group = self._groups[loop] = _Group(loop.create_future())
+            group = self._groups[loop] = _Group()
             loop.call_soon(self._flush_group, loop)
         start = len(group.changes)
         group.changes.extend(changes)
-        outcome = await asyncio.shield(group.done)
+        waiter: asyncio.Future[_Outcome] = loop.create_future()
+        group.waiters.append(waiter)
+        outcome = await waiter
         if isinstance(outcome, IntegrationError):
             raise type(outcome)(str(outcome))  # a fresh instance per caller
         self._raise_failed(outcome[start : start + len(changes)])
@@ -162,14 +177,13 @@ class MappingWriter:
         try:
             deliveries = await self._producer.asend_many(records, settle=self._apply)
         except TimeoutError as exc:
-            group.done.set_result(self._timed_out(len(records), exc))
+            group.resolve(self._timed_out(len(records), exc))
             return
         except Exception as exc:  # closed producer, a bug in settling: every caller raises it
-            group.done.set_exception(exc)
-            group.done.exception()  # retrieved, even if every caller was cancelled
+            group.resolve(exc)
             return
         self._account(deliveries, started)
-        group.done.set_result(deliveries)
+        group.resolve(deliveries)
 
     def _account(self, deliveries: Sequence[Delivery], started: float) -> None:
         # 3. One flush: count and time it.

@@ -123,21 +123,32 @@ class CommitTracker:
     def receive(self, tp: TopicPartitionKey, offset: int) -> int | None:
         """Note a fetched record; returns the generation to tag it with, `ALREADY_DONE` if a
         previous owner finished it (do not handle it again), or None if not assigned."""
+        return self.receive_many([(tp, offset)])[0]
+
+    def receive_many(self, records: list[tuple[TopicPartitionKey, int]]) -> list[int | None]:
+        """`receive` for a fetch's records, in fetch order, under one lock."""
+        out: list[int | None] = []
+        append = out.append
         with self._lock:
-            state = self._partitions.get(tp)
-            if state is None:
-                return None
-            if offset <= state.last_received:
-                # A re-fetch after a seek: the old entries are superseded by the new fetch.
-                self._drop_from(state, offset)
-            state.pending.append(offset)
-            state.last_received = offset
-            if state.skip and offset in state.skip:
-                state.skip.discard(offset)
-                state.finished.add(offset)
-                state.advance()
-                return ALREADY_DONE
-        return state.generation
+            partitions = self._partitions
+            for tp, offset in records:
+                state = partitions.get(tp)
+                if state is None:
+                    append(None)
+                    continue
+                if offset <= state.last_received:
+                    # A re-fetch after a seek: the old entries are superseded by the new fetch.
+                    self._drop_from(state, offset)
+                state.pending.append(offset)
+                state.last_received = offset
+                if state.skip and offset in state.skip:
+                    state.skip.discard(offset)
+                    state.finished.add(offset)
+                    state.advance()
+                    append(ALREADY_DONE)
+                else:
+                    append(state.generation)
+        return out
 
     def finish(self, tp: TopicPartitionKey, offset: int, generation: int) -> bool:
         """Mark one record done. False (and no effect) if its generation is stale."""

@@ -58,6 +58,10 @@ class Dispatcher:
         self.wakeup = asyncio.Event()
         self.failed: BaseException | None = None
         self.records_in_flight = 0
+        self._in_flight_gauge = metrics.records_in_flight.labels(label)
+        self._buffered_gauge = metrics.records_buffered.labels(label)
+        self._waiting_gauge = metrics.keys_waiting.labels(label)
+        self._key_wait = metrics.key_wait.labels(label)
 
     @property
     def works(self) -> int:
@@ -92,9 +96,7 @@ class Dispatcher:
             self.records_in_flight += len(work.records)
             task.add_done_callback(self._done)
             self._idle.clear()
-            wait = self._metrics.key_wait.labels(self._label)
-            for waited in work.waited_s:
-                wait.observe(waited)
+            self._key_wait.observe(work.waited_s)
         if started:
             self._publish_gauges()
             self._on_room()
@@ -134,10 +136,10 @@ class Dispatcher:
         return out
 
     def _publish_gauges(self) -> None:
-        m, s = self._metrics, self._scheduler
-        m.records_in_flight.labels(self._label).set(self.records_in_flight)
-        m.records_buffered.labels(self._label).set(s.queued_records)
-        m.keys_waiting.labels(self._label).set(s.blocked_keys)
+        s = self._scheduler
+        self._in_flight_gauge.set(self.records_in_flight)
+        self._buffered_gauge.set(s.queued_records)
+        self._waiting_gauge.set(s.blocked_keys)
 
     async def quiesce(self, partitions: list[TopicPartitionKey], grace_s: float) -> None:
         """4. Wait for the works holding records of `partitions`; cancel the ones that hold

@@ -35,7 +35,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from connector.config.policies import RetrySettings
 from connector.dead_letters.headers import (
@@ -115,6 +115,8 @@ class WorkHandler:
         self._metrics = metrics
         self._clock = clock
         self.log = logger or logging.getLogger("iec.runtime.handling")
+        self._handled: dict[tuple[str, Operation], Any] = {}
+        """`records_handled` children per (entity type, operation)."""
 
     async def run(self, work: Work) -> WorkResult:
         run = _Run(self._clock())
@@ -459,8 +461,13 @@ class WorkHandler:
             if r.mutation is not None:
                 key = (r.mutation.entity_type, r.mutation.operation)
                 ops[key] = ops.get(key, 0) + 1
-        for (entity_type, op), n in ops.items():
-            self._metrics.records_handled.labels(self._label, entity_type, op.value).inc(n)
+        for key, n in ops.items():
+            child = self._handled.get(key)
+            if child is None:
+                child = self._handled[key] = self._metrics.records_handled.labels(
+                    self._label, key[0], key[1].value
+                )
+            child.inc(n)
 
     def _count_error(self, stage: str, kind: FailureKind, exc: BaseException) -> None:
         self._metrics.errors.labels(self._label, stage, kind.value, type(exc).__name__).inc()

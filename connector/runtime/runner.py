@@ -290,20 +290,36 @@ class IntegrationRunner:
             if not messages or self._stopping:
                 self.dispatcher.wakeup.set()
                 continue
-            now = time.monotonic()
-            consumed: Counter[str] = Counter()
-            for message in messages:
-                if message.error() is not None:
-                    self._client_message_error(message)
-                    continue
-                record = self._to_record(message)
-                if record is None:
-                    continue
-                consumed[record.topic] += 1
-                scheduler.add(record, now)
-            for topic, n in consumed.items():
-                self._metrics.records_consumed.labels(self._label, topic).inc(n)
+            self._add(messages, time.monotonic())
             self.dispatcher.wakeup.set()
+
+    def _add(self, messages: list[Message], now: float) -> None:
+        """Fetched messages to records, tracked and queued in the scheduler."""
+        fetched: list[tuple[Message, str, int, int]] = []
+        for message in messages:
+            if message.error() is not None:
+                self._client_message_error(message)
+                continue
+            topic: str = message.topic()  # type: ignore[assignment]  # set on non-error messages
+            partition: int = message.partition()  # type: ignore[assignment]
+            offset: int = message.offset()  # type: ignore[assignment]
+            fetched.append((message, topic, partition, offset))
+        generations = self._tracker.receive_many([((t, p), o) for _, t, p, o in fetched])
+        consumed: Counter[str] = Counter()
+        skipped = 0
+        add = self.scheduler.add
+        for (message, topic, partition, offset), generation in zip(
+            fetched, generations, strict=True
+        ):
+            if not generation:  # not ours (None), or finished by the previous owner
+                skipped += generation == ALREADY_DONE
+                continue
+            consumed[topic] += 1
+            add(self._to_record(message, topic, partition, offset, generation), now)
+        for topic, n in consumed.items():
+            self._metrics.records_consumed.labels(self._label, topic).inc(n)
+        if skipped:
+            self._metrics.records_skipped.labels(self._label).inc(skipped)
 
     async def _wait_for_room(self) -> None:
         """Wait (at most `FlowControl.wait_before_pause_s`) without fetching until the
@@ -318,15 +334,9 @@ class IntegrationRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), timeout=remaining)
 
-    def _to_record(self, message: Message) -> ConsumedRecord | None:
-        topic: str = message.topic()  # type: ignore[assignment]  # set on non-error messages
-        partition: int = message.partition()  # type: ignore[assignment]
-        offset: int = message.offset()  # type: ignore[assignment]
-        generation = self._tracker.receive((topic, partition), offset)
-        if not generation:  # not ours (None), or finished by the previous owner (ALREADY_DONE)
-            if generation == ALREADY_DONE:
-                self._metrics.records_skipped.labels(self._label).inc()
-            return None
+    def _to_record(
+        self, message: Message, topic: str, partition: int, offset: int, generation: int
+    ) -> ConsumedRecord:
         entity_type = self._entity_types.get(topic)
         if entity_type is None:
             entity_type = self._entity_types[topic] = self.settings.entity_type_of(topic) or ""

@@ -34,7 +34,7 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from connector.kafka.records import ConsumedRecord
 
@@ -57,8 +57,9 @@ class Work:
     size_bytes: int
     retry: bool
     """Whether these are records of a retry group (some failed before)."""
-    waited_s: list[float] = field(default_factory=list)
-    """Per key: how long its oldest record waited from arrival (or wake-up) to hand-over."""
+    waited_s: float = 0.0
+    """The longest wait of its keys: from a key's oldest record's arrival (or the key's
+    release by its previous work) to this hand-over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +152,14 @@ class KeyScheduler:
             return None
         entity_type, group = bucket
         ready = self._buckets[bucket]
+        max_records, max_bytes = self.max_records, self.max_bytes
         records: list[ConsumedRecord] = []
         keys: list[Hashable] = []
-        waited: list[float] = []
+        waited = 0.0
         size = 0
-        while ready and len(records) < self.max_records:
+        while ready and len(records) < max_records:
             state = ready[0]
-            head = state.queue[0]
-            if records and size + head.size > self.max_bytes:
+            if records and size + state.queue[0].size > max_bytes:
                 break
             ready.popleft()
             self._bucket_records[bucket] -= len(state.queue)
@@ -166,18 +167,19 @@ class KeyScheduler:
             state.busy = True
             self.busy_keys += 1
             keys.append(state.key)
-            waited.append(now - state.since)
+            waited = max(waited, now - state.since)
             queue = state.queue
-            while (
-                queue
-                and len(records) < self.max_records
-                and queue[0].entity_type == entity_type
-                and (not records or size + queue[0].size <= self.max_bytes)
-            ):
-                record = queue.popleft()
+            while queue and len(records) < max_records:
+                record = queue[0]
+                record_size = record.size
+                if record.entity_type != entity_type or (
+                    records and size + record_size > max_bytes
+                ):
+                    break
+                queue.popleft()
                 records.append(record)
-                size += record.size
-                state.bytes -= record.size
+                size += record_size
+                state.bytes -= record_size
             if queue:
                 state.since = now
             if self._one_key:

@@ -22,7 +22,13 @@ from contracts import (
     RateLimitedError,
     TransientError,
 )
-from contracts.testing import DriverHarness, InMemoryMappingService, make_mutation
+from contracts.testing import (
+    DriverHarness,
+    InMemoryMappingService,
+    MutationFactory,
+    checks,
+    make_mutation,
+)
 from contracts.testing.checks import Snapshot
 from contracts.testing.suite import DriverContractSuite
 from docs.examples.webhook_driver import WebhookDriver
@@ -165,3 +171,19 @@ def test_a_wrong_secret_is_refused_by_the_receiver_and_stops_the_integration(
     with harness(wrong) as bound, pytest.raises(AuthenticationError) as caught:
         bound.handle(make_mutation())
     assert "another-secret" not in str(caught.value)
+
+
+def test_the_guides_smallest_driver_passes_the_contract_checks() -> None:
+    guide = (ROOT / "docs" / "driver-guide.md").read_text()
+    [source] = [
+        b for b in re.findall(r"```python\n(.*?)```", guide, re.S) if "class ShopDriver" in b
+    ]
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "driver-guide.md", "exec"), namespace)
+    driver = namespace["ShopDriver"]()
+    config = {"base_url": "https://shop.test", "api_key": "k-123"}
+    with DriverHarness(driver, config=config) as bound:
+        checks.check_identity(driver)
+        checks.check_configuration_schema(driver)
+        checks.check_lifecycle(bound, MutationFactory(seed=1), ["product"])
+    assert driver.config["api_key"].get_secret_value() == "k-123"

@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from downstream_driver import DownstreamDriver
+from leaky_driver import LeakyDriver
 from recording_driver import AsyncRecordingDriver, RecordingDriver
 
 from connector.cli.run_cmd import run_with_registry
@@ -23,6 +24,7 @@ REGISTRY = DriverRegistry.from_classes(
         "recording-async": AsyncRecordingDriver,
         "example": ExampleDriver,
         "downstream": DownstreamDriver,
+        "leaky": LeakyDriver,
     }
 )
 

@@ -365,3 +365,48 @@ async def test_cli_show_decodes_with_the_configured_schema_registry(
     assert "registry-Pa55word-4711" not in with_registry.output
     assert without.exit_code == 0, without.output
     assert "not decodable here" in without.output
+
+
+async def test_replay_refuses_any_target_but_the_integrations_retry_topic(
+    scenario: Scenario,
+    unique_topic: UniqueTopic,
+    create_topics: CreateTopics,
+    tmp_path: Path,
+) -> None:
+    # A compacted topic where a wrong --retry-prefix points: a mapping topic, as it happened.
+    compacted_prefix = unique_topic("mappings")
+    compacted = f"{compacted_prefix}.{scenario.integration}"
+    create_topics([compacted], config={"cleanup.policy": "compact"})
+    runner = CliRunner(env={"COLUMNS": "250"})
+    base = [
+        "--integration", scenario.integration,
+        "--bootstrap-servers", scenario.bootstrap,
+        "--dead-letter-prefix", scenario.topics.dead_letter_prefix,
+        "--group-prefix", scenario.topics.group_prefix,
+    ]  # fmt: skip
+
+    into_compacted = runner.invoke(app, ["replay", *base, "--retry-prefix", compacted_prefix])
+    into_missing = runner.invoke(app, ["replay", *base, "--retry-prefix", unique_topic("gone")])
+    into_dead_letters = runner.invoke(
+        app, ["replay", *base, "--retry-prefix", scenario.topics.dead_letter_prefix]
+    )
+    dry_run = runner.invoke(app, ["replay", *base, "--retry-prefix", compacted_prefix, "--dry-run"])
+    topics = scenario.topics.model_copy(update={"retry_prefix": compacted_prefix})
+    config = scenario.config_file(
+        tmp_path / "config.yaml", topics=topics.model_dump(exclude={"mapping_prefix"})
+    )
+    with_config = runner.invoke(app, ["replay", "--config", str(config), "-i", "shop-eu"])
+
+    for result, reason in (
+        (into_compacted, "cleanup.policy=compact"),
+        (into_missing, "does not exist"),
+        (into_dead_letters, "another topic of integration"),
+        (dry_run, "cleanup.policy=compact"),
+        (with_config, "cleanup.policy=compact"),
+    ):
+        assert result.exit_code == 2, result.output
+        assert "refusing to replay" in result.output
+        assert reason in result.output
+        assert "Traceback" not in result.output
+    assert scenario.read(compacted) == []
+    assert len(scenario.read(scenario.targets.dead_letter_topic)) == 4  # untouched

@@ -11,6 +11,7 @@ from connector.dead_letters.replay_plan import (
     SupersedeFacts,
     plan_replay,
     replay_headers,
+    retry_topic_problem,
     superseded_by,
 )
 
@@ -193,3 +194,33 @@ def test_a_replay_of_a_replay_keeps_pointing_at_the_first_origin() -> None:
     assert h["iec.replay.origin.topic"] == ORIGIN.encode()
     assert h["iec.replay.origin.offset"] == b"10"
     assert h["iec.replay.origin.timestamp"] == b"1600000000000"
+
+
+# -- the replay target ----------------------------------------------------------------------
+
+UUID = "6f1d1c2e-61c4-4b0e-9d55-5a3c2f0e8a10"
+OTHERS = {f"iec.mappings.{UUID}", f"iec.dead-letters.{UUID}", f"iec.mutations.{UUID}"}
+
+
+@pytest.mark.parametrize(
+    ("topic", "policy", "expected"),
+    [
+        (f"iec.retry.{UUID}", "delete", None),
+        (f"iec.retry.{UUID}", "compact", "cleanup.policy=compact"),
+        (f"iec.retry.{UUID}", "compact,delete", "never compacted"),
+        (f"iec.retry.{UUID}", None, "does not exist"),
+        (f"iec.mappings.{UUID}", "compact", "another topic of integration"),
+        (f"iec.dead-letters.{UUID}", "delete", "another topic of integration"),
+        ("iec.retry.some-other-integration", "delete", "not a retry topic"),
+    ],
+)
+def test_replays_go_only_to_the_integrations_retry_topic(
+    topic: str, policy: str | None, expected: str | None
+) -> None:
+    problem = retry_topic_problem(topic, UUID, other_topics=OTHERS, cleanup_policy=policy)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert expected in problem
+        assert "--retry-prefix" in problem

@@ -155,3 +155,24 @@ async def test_a_failed_bulk_write_leaves_the_view_unchanged(
         )
     assert store.write_failures == 7
     assert _sample(registry, "iec_connector_mapping_write_failures_total", integration_uuid) == 7
+
+
+async def test_a_cancelled_caller_does_not_disturb_the_others_of_its_flush(
+    make_store: MakeStore, integration_uuid: str
+) -> None:
+    store = make_store()
+    await asyncio.to_thread(store.start, 60)
+    tasks = [
+        asyncio.create_task(store.acreate("product", f"p-{i}", integration_uuid, f"e-{i}", None))
+        for i in range(10)
+    ]
+    await asyncio.sleep(0)  # every task made its call: one group
+    tasks[3].cancel()
+
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert [r for i, r in enumerate(results) if i != 3] == [None] * 9
+    # Cancelling the wait does not withdraw the write: it was acknowledged with the others.
+    assert store.find("product", "p-3", integration_uuid) == MappingData(external_id="e-3")
+    assert store.writer.flushes == 1

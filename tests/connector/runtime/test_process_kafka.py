@@ -116,7 +116,12 @@ def test_two_processes_in_one_group_split_the_partitions_and_handle_everything(
     a = Process(config, tmp_path / "a.log")
     b = Process(config, tmp_path / "b.log")
     processes += [a, b]
-    time.sleep(3)  # let both join before the data arrives, so both get partitions
+    # Both must own partitions before the data arrives (then both handle records).
+    topic = env.topics.mutation_topic("product")
+    wait_for(
+        lambda: all(f"assigned {topic}[" in p.output() for p in (a, b)),
+        "both members to be assigned partitions",
+    )
     env.publish(mutations)
     expected = {(m.entity_uuid, m.version) for m in mutations}
     wait_for(
