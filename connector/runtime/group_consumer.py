@@ -7,9 +7,10 @@ there too (librdkafka serves them inside `consume`).
 Commits. Auto-commit is off: only positions the `CommitTracker` reports (records handled or
 dead-lettered, and everything before them) are ever committed, in three ways:
 
-1. *promptly*: each `step` commits, asynchronously, what finished since the last commit, at
-   most once per `commit_interval_s` and with at most one commit request in flight, so a
-   SIGKILL redelivers only the work in flight plus what finished in the last interval;
+1. *promptly*: each `step` (and `commit_due`, which the runner calls while it holds off
+   fetching) commits, asynchronously, what finished since the last commit, at most once
+   per `commit_interval_s`, so a SIGKILL redelivers only what finished in the last interval
+   (and a commit's round trip);
 2. *on revoke*: synchronously, for the partitions that leave, before they leave;
 3. *at shutdown*: synchronously, everything.
 
@@ -88,8 +89,6 @@ class GroupConsumer:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, f"kafka-{name}")
         self._consumer: Consumer | None = None
         self._errors = ClientErrorLog(self.log)
-        self._commit_in_flight = False
-        self._in_flight_points: dict[TopicPartitionKey, CommitPoint] = {}
         self._last_commit = 0.0
         self._repause = False
         self.paused = False
@@ -147,6 +146,12 @@ class GroupConsumer:
             self._repause = False
         return consumer.consume(_CONSUME_BATCH, _CONSUME_TIMEOUT_S)
 
+    def commit_due(self) -> None:
+        """Commit what finished if the interval has passed (no fetch)."""
+        consumer = self._consumer
+        if consumer is not None:
+            self._commit_promptly(consumer)
+
     def commit_sync(self) -> None:
         """Commit everything finished, waiting for the broker (shutdown)."""
         consumer = self._consumer
@@ -164,8 +169,6 @@ class GroupConsumer:
         self._executor.shutdown(wait=False)
 
     def _commit_promptly(self, consumer: Consumer) -> None:
-        if self._commit_in_flight:
-            return
         now = time.monotonic()
         if now - self._last_commit < self._commit_interval_s:
             return
@@ -187,18 +190,15 @@ class GroupConsumer:
         ]
         # Recorded before the answer: the next step then only commits newer points. A
         # failure forgets them again (`_on_commit`), so they are committed once more.
+        # Several asynchronous commits may be in flight: the broker applies them in order.
         self._tracker.mark_committed(points)
-        if asynchronous:
-            self._in_flight_points = points
         try:
             if asynchronous:
-                self._commit_in_flight = True
                 consumer.commit(offsets=positions, asynchronous=True)
             else:
                 consumer.commit(offsets=positions, asynchronous=False)
                 self._metrics.commits.labels(self._label, "ok").inc()
         except KafkaException as exc:
-            self._commit_in_flight = False
             self._tracker.forget_committed(points)
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
@@ -207,7 +207,6 @@ class GroupConsumer:
             self.log.warning("offset commit failed: %s", exc)
 
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        self._commit_in_flight = False
         if error is None:
             self._metrics.commits.labels(self._label, "ok").inc()
             return
@@ -215,7 +214,8 @@ class GroupConsumer:
             return
         self._metrics.commits.labels(self._label, "failed").inc()
         self.log.warning("offset commit failed: %s", error)
-        self._tracker.forget_committed(self._in_flight_points)
+        # The next step commits these partitions' current points again.
+        self._tracker.forget_partitions([(tp.topic, tp.partition) for tp in partitions])
 
     # -- rebalance callbacks (inside consume) ---------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -325,16 +325,19 @@ class IntegrationRunner:
 
     async def _wait_for_room(self) -> None:
         """Wait (at most `FlowControl.wait_before_pause_s`) without fetching until the
-        buffer is below its mark; see `connector.runtime.flow_control` for why."""
-        scheduler, flow = self.scheduler, self._flow
+        buffer is below its mark; see `connector.runtime.flow_control` for why. Finished
+        work is still committed meanwhile, every commit interval."""
+        scheduler, flow, consumer = self.scheduler, self._flow, self._consumer
         deadline = time.monotonic() + flow.wait_before_pause_s
+        slice_s = max(self.settings.commit_interval_s, 0.05)
         while flow.full(scheduler.queued_records, scheduler.queued_bytes) and not self._stopping:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             self._room.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._room.wait(), timeout=remaining)
+                await asyncio.wait_for(self._room.wait(), timeout=min(remaining, slice_s))
+            await consumer.call(consumer.commit_due)
 
     def _to_record(
         self, message: Message, topic: str, partition: int, offset: int, generation: int
