@@ -225,6 +225,14 @@ class CommitTracker:
                 if state is not None and state.committed_version == point.version:
                     state.committed_version = None
 
+    def forget_partitions(self, partitions: list[TopicPartitionKey]) -> None:
+        """A commit of these partitions failed: their current points are committable again."""
+        with self._lock:
+            for tp in partitions:
+                state = self._partitions.get(tp)
+                if state is not None:
+                    state.committed_version = None
+
     def in_flight(self, tp: TopicPartitionKey) -> int:
         """Records received but not finished."""
         state = self._partitions.get(tp)

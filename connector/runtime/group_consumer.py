@@ -7,9 +7,10 @@ there too (librdkafka serves them inside `consume`).
 Commits. Auto-commit is off: only positions the `CommitTracker` reports (records handled or
 dead-lettered, and everything before them) are ever committed, in three ways:
 
-1. *promptly*: each `step` commits, asynchronously, what finished since the last commit, at
-   most once per `commit_interval_s` and with at most one commit request in flight, so a
-   SIGKILL redelivers only the work in flight plus what finished in the last interval;
+1. *promptly*: each `step` (and `commit_due`, which the runner calls while it holds off
+   fetching) commits, asynchronously, what finished since the last commit, at most once
+   per `commit_interval_s`, so a SIGKILL redelivers only what finished in the last interval
+   (and a commit's round trip);
 2. *on revoke*: synchronously, for the partitions that leave, before they leave;
 3. *at shutdown*: synchronously, everything.
 
@@ -32,11 +33,13 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connector.kafka.clients import ClientErrorLog, new_consumer
+from connector.kafka.errors import ErrorFamily, describe, family_of
 from connector.kafka.reachability import CLUSTER, brokers_up
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime import offset_map
 from connector.runtime.commit_tracker import CommitPoint, CommitTracker, TopicPartitionKey
 from connector.runtime.lag import lag_from_stats
+from contracts import ConfigurationError
 
 __all__ = ["ConsumerHooks", "GroupConsumer"]
 
@@ -87,8 +90,6 @@ class GroupConsumer:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, f"kafka-{name}")
         self._consumer: Consumer | None = None
         self._errors = ClientErrorLog(self.log)
-        self._commit_in_flight = False
-        self._in_flight_points: dict[TopicPartitionKey, CommitPoint] = {}
         self._last_commit = 0.0
         self._repause = False
         self.paused = False
@@ -146,6 +147,12 @@ class GroupConsumer:
             self._repause = False
         return consumer.consume(_CONSUME_BATCH, _CONSUME_TIMEOUT_S)
 
+    def commit_due(self) -> None:
+        """Commit what finished if the interval has passed (no fetch)."""
+        consumer = self._consumer
+        if consumer is not None:
+            self._commit_promptly(consumer)
+
     def commit_sync(self) -> None:
         """Commit everything finished, waiting for the broker (shutdown)."""
         consumer = self._consumer
@@ -163,8 +170,6 @@ class GroupConsumer:
         self._executor.shutdown(wait=False)
 
     def _commit_promptly(self, consumer: Consumer) -> None:
-        if self._commit_in_flight:
-            return
         now = time.monotonic()
         if now - self._last_commit < self._commit_interval_s:
             return
@@ -186,18 +191,15 @@ class GroupConsumer:
         ]
         # Recorded before the answer: the next step then only commits newer points. A
         # failure forgets them again (`_on_commit`), so they are committed once more.
+        # Several asynchronous commits may be in flight: the broker applies them in order.
         self._tracker.mark_committed(points)
-        if asynchronous:
-            self._in_flight_points = points
         try:
             if asynchronous:
-                self._commit_in_flight = True
                 consumer.commit(offsets=positions, asynchronous=True)
             else:
                 consumer.commit(offsets=positions, asynchronous=False)
                 self._metrics.commits.labels(self._label, "ok").inc()
         except KafkaException as exc:
-            self._commit_in_flight = False
             self._tracker.forget_committed(points)
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
@@ -206,7 +208,6 @@ class GroupConsumer:
             self.log.warning("offset commit failed: %s", exc)
 
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        self._commit_in_flight = False
         if error is None:
             self._metrics.commits.labels(self._label, "ok").inc()
             CLUSTER.reachable()  # a sign of life ends an outage (ops: one story per outage)
@@ -215,7 +216,8 @@ class GroupConsumer:
             return
         self._metrics.commits.labels(self._label, "failed").inc()
         self.log.warning("offset commit failed: %s", error)
-        self._tracker.forget_committed(self._in_flight_points)
+        # The next step commits these partitions' current points again.
+        self._tracker.forget_partitions([(tp.topic, tp.partition) for tp in partitions])
 
     # -- rebalance callbacks (inside consume) ---------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -287,6 +289,16 @@ class GroupConsumer:
         self._errors(error)  # logged once per code and interval: an outage does not flood
         if error.fatal():
             self._hooks.failed(KafkaException(error))
+        elif family_of(error) is ErrorFamily.CONFIGURATION:
+            # Refused credentials or ACLs (no Read on the group: GROUP_AUTHORIZATION_FAILED)
+            # never pass by themselves: stop the integration, saying what to grant.
+            self._hooks.failed(
+                ConfigurationError(
+                    f"the cluster refused the consumer of group {self._group_id} "
+                    f"({describe(error)}): check its credentials and ACLs (Read on the group "
+                    "and on the topics it consumes)"
+                )
+            )
 
     def _on_stats(self, stats_json: str) -> None:
         if CLUSTER.down and brokers_up(stats_json):

@@ -429,6 +429,12 @@ class WorkHandler:
             for _, result in failed:
                 if not isinstance(result, Exception):
                     raise result  # cancelled: the integration is stopping
+                if self._policy.kind_of(result) is FailureKind.FATAL:
+                    # The cluster refuses for good (ACLs, credentials): retrying can't help,
+                    # and the records must not be committed without their dead letters.
+                    raise FatalError(
+                        f"dead letters cannot be written: {type(result).__name__}: {result}"
+                    ) from result
             if not failed:
                 break
             # Only the refused ones again (a duplicate dead letter is possible, a lost one not).

@@ -18,12 +18,12 @@ def _documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
 
 
-def _one(kind: str) -> dict[str, Any]:
+def _one(kind: str, name: str | None = None) -> dict[str, Any]:
     found = [
         doc
         for path in sorted(K8S.glob("*.yaml"))
         for doc in _documents(path)
-        if doc.get("kind") == kind
+        if doc.get("kind") == kind and name in (None, doc["metadata"]["name"])
     ]
     assert len(found) == 1, kind
     return found[0]
@@ -74,7 +74,7 @@ def test_one_lag_trigger_per_integration_group_on_the_configured_cluster() -> No
 
 def test_trigger_authentication_reads_keys_the_secret_template_has() -> None:
     auth = _one("TriggerAuthentication")
-    secret = _one("Secret")
+    secret = _one("Secret", "iec-connector")
     references = auth["spec"]["secretTargetRef"]
 
     assert {ref["parameter"] for ref in references} == {"username", "password"}

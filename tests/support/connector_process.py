@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from downstream_driver import DownstreamDriver
 from leaky_driver import LeakyDriver
 from recording_driver import AsyncRecordingDriver, RecordingDriver
+from timed_driver import SyncTimedBatchDriver, SyncTimedDriver, TimedDriver
 
 from connector.cli.run_cmd import run_with_registry
 from connector.driver_registry import DriverRegistry
@@ -24,6 +25,9 @@ REGISTRY = DriverRegistry.from_classes(
         "recording-async": AsyncRecordingDriver,
         "example": ExampleDriver,
         "downstream": DownstreamDriver,
+        "timed": TimedDriver,
+        "timed-sync": SyncTimedDriver,
+        "timed-sync-batch": SyncTimedBatchDriver,
         "leaky": LeakyDriver,
     }
 )

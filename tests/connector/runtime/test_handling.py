@@ -22,10 +22,12 @@ from connector.runtime.runner import ordering_key
 from connector.runtime.scheduling import KeyScheduler
 from contracts import (
     AbstractDriver,
+    ConfigurationError,
     DependencyNotReadyError,
     FatalError,
     MutationData,
     PartialBatchError,
+    PermanentError,
     TransientError,
 )
 
@@ -299,3 +301,18 @@ async def test_a_fatal_error_stops_the_work_and_finishes_nothing() -> None:
     with pytest.raises(FatalError):
         await rig.run([record("a", 0)])
     assert rig.finished == []
+
+
+async def test_a_dead_letter_topic_that_refuses_us_for_good_stops_the_integration() -> None:
+    class RefusingSink(ListSink):
+        async def send(self, record: ConsumedRecord, headers: Headers) -> None:
+            raise ConfigurationError("TOPIC_AUTHORIZATION_FAILED: not allowed to write")
+
+    def poison(_: list[str]) -> None:
+        raise PermanentError("rejected")
+
+    rig = Rig(BatchDriver(poison), NO_WAIT)
+    rig.handler._dead_letters = RefusingSink()
+    with pytest.raises(FatalError, match="dead letters cannot be written"):
+        await rig.run([record("a", 0)])
+    assert rig.finished == []  # nothing finished: nothing committed without its dead letter

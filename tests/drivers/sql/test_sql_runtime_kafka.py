@@ -7,6 +7,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,7 @@ async def test_a_database_crash_and_restart_mid_run_loses_nothing(
                 rows_at_crash.append(written)
                 local_postgres.restart(private_postgres.directory, mode="immediate", pause_s=2)
                 return
+            time.sleep(0.05)
 
     crasher = threading.Thread(target=crash_when_writing_starts, daemon=True)
     crasher.start()
