@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,6 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
     settings, configs = load_and_validate(slow_config(env, ["product-00007"]), DRIVERS)
     app = ConnectorApp(settings, DRIVERS, configs, install_signal_handlers=False)
     task = asyncio.create_task(app.run())
-    answers: dict[str, list[list[dict[str, Any]]]] = {}
     try:
         deadline = time.monotonic() + 60
         while not app.health_port:
@@ -105,28 +105,28 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
             # 2. Lint what Prometheus scrapes, while the connector works.
             lint = await asyncio.to_thread(_lint, f"http://{target}/metrics")
             assert lint.returncode == 0, lint.stdout + lint.stderr
-            # 3. Ask the dashboard's questions until each has an answer with data.
-            deadline = time.monotonic() + 60
-            while True:
-                answers = {
-                    title: [
-                        await asyncio.to_thread(prometheus.query, q) for q in panel_queries(title)
-                    ]
-                    for title in MAIN_PANELS
-                }
-                if all(all(results) for results in answers.values()) and _lively(answers):
-                    break
-                assert time.monotonic() < deadline, {t: a for t, a in answers.items()}
+            # 3. Ask the dashboard's questions until each has had an answer with data (under
+            #    load one snapshot rarely has them all: a quiet window makes a quantile NaN).
+            deadline = time.monotonic() + 90
+            answered: dict[str, list[list[dict[str, Any]]]] = {}
+            while len(answered) < len(MAIN_PANELS):
+                for title in MAIN_PANELS:
+                    if title in answered:
+                        continue
+                    queries = panel_queries(title)
+                    results = [await asyncio.to_thread(prometheus.query, q) for q in queries]
+                    if all(results) and LIVELY[title](results):
+                        answered[title] = results
+                assert time.monotonic() < deadline, (
+                    f"no data yet for {set(MAIN_PANELS) - set(answered)}"
+                )
                 await asyncio.sleep(1.0)
             assert prometheus.targets_up() == [f"http://{target}/metrics"]
             await publishing
     finally:
         app.request_stop()
         assert await asyncio.wait_for(task, 30) == EXIT_OK
-    assert _value(answers["Integrations running"][0]) == 1
-    assert _value(answers["Assigned partitions"][0]) >= 2  # the mutation and retry topics
-    assert _value(answers["Dead letters (range)"][0]) >= 1
-    assert all(_value(results) > 0 for results in answers["handle_batch duration p50 / p95 / p99"])
+    assert _value(answered["Integrations running"][0]) == 1
 
 
 async def _publish_in_waves(
@@ -153,15 +153,17 @@ def _value(results: list[dict[str, Any]]) -> float:
     return sum(float(item["value"][1]) for item in results)
 
 
-def _lively(answers: dict[str, list[list[dict[str, Any]]]]) -> bool:
-    """True once Prometheus has seen, between two scrapes, records handled, a dead letter
-    and batch latencies (a quantile of a window without observations is NaN)."""
-    latencies = [_value(results) for results in answers["handle_batch duration p50 / p95 / p99"]]
-    return (
-        _value(answers["Handled / s"][0]) > 0
-        and _value(answers["Dead letters (range)"][0]) >= 1
-        and all(latency > 0 for latency in latencies)
-    )
+Answer = list[list[dict[str, Any]]]
+# What "an answer with data" means per panel (a quantile of a window without observations is
+# NaN, which compares false).
+LIVELY: dict[str, Callable[[Answer], bool]] = {
+    "Integrations running": lambda a: _value(a[0]) == 1,
+    "Handled / s": lambda a: _value(a[0]) > 0,
+    "Consumer lag": lambda a: True,
+    "Dead letters (range)": lambda a: _value(a[0]) >= 1,
+    "Assigned partitions": lambda a: _value(a[0]) >= 2,  # the mutation and retry topics
+    "handle_batch duration p50 / p95 / p99": lambda a: all(_value(r) > 0 for r in a),
+}
 
 
 def test_panel_queries_have_every_variable_replaced() -> None:
