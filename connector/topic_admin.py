@@ -358,7 +358,8 @@ def check_plan(
             try:
                 entries = by_name[spec.name].result(timeout=timeout_s)
             except KafkaException as exc:
-                results[spec.name] = TopicResult(spec, TopicStatus.FAILED, _describe(exc))
+                detail = f"cannot read its configuration (DescribeConfigs): {_describe(exc)}"
+                results[spec.name] = TopicResult(spec, TopicStatus.FAILED, detail)
                 continue
             actual = {name: entry.value for name, entry in entries.items()}
             results[spec.name] = _compare(spec, actual, existing.get(spec.name))

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -78,8 +77,14 @@ class Dispatcher:
             # At least a millisecond: never spin, whatever the deadline says.
             timeout = 0.5 if deadline is None else max(0.001, deadline - self._clock())
             self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=min(timeout, 0.5))
+            except TimeoutError:
+                # Python 3.11's wait_for turns a cancellation that meets the timeout into
+                # TimeoutError: the task would loop on, "cancelling" forever.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise asyncio.CancelledError from None
 
     def fill(self) -> None:
         """1. Start due works while there is room."""

@@ -33,10 +33,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connector.kafka.clients import ClientErrorLog, new_consumer
+from connector.kafka.errors import ErrorFamily, describe, family_of
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime import offset_map
 from connector.runtime.commit_tracker import CommitPoint, CommitTracker, TopicPartitionKey
 from connector.runtime.lag import lag_from_stats
+from contracts import ConfigurationError
 
 __all__ = ["ConsumerHooks", "GroupConsumer"]
 
@@ -284,6 +286,16 @@ class GroupConsumer:
         self._errors(error)  # logged once per code and interval: an outage does not flood
         if error.fatal():
             self._hooks.failed(KafkaException(error))
+        elif family_of(error) is ErrorFamily.CONFIGURATION:
+            # Refused credentials or ACLs (no Read on the group: GROUP_AUTHORIZATION_FAILED)
+            # never pass by themselves: stop the integration, saying what to grant.
+            self._hooks.failed(
+                ConfigurationError(
+                    f"the cluster refused the consumer of group {self._group_id} "
+                    f"({describe(error)}): check its credentials and ACLs (Read on the group "
+                    "and on the topics it consumes)"
+                )
+            )
 
     def _on_stats(self, stats_json: str) -> None:
         for (topic, partition), lag in lag_from_stats(stats_json).items():

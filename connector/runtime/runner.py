@@ -32,6 +32,7 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from connector.config.policies import BatchSettings
+from connector.kafka.errors import ErrorFamily, describe, family_of
 from connector.kafka.records import ConsumedRecord
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.commit_tracker import ALREADY_DONE, CommitTracker, TopicPartitionKey
@@ -41,6 +42,7 @@ from connector.runtime.flow_control import FlowControl, FlowDecision
 from connector.runtime.group_consumer import ConsumerHooks, GroupConsumer
 from connector.runtime.handling import WorkHandler
 from connector.runtime.scheduling import KeyScheduler
+from contracts import ConfigurationError
 
 __all__ = ["IntegrationRunner", "Ordering", "RunnerSettings", "buffer_marks", "ordering_key"]
 
@@ -373,5 +375,13 @@ class IntegrationRunner:
         self._metrics.errors.labels(self._label, "consume", "transient", error.name()).inc()
         if error.fatal():
             self.failed = KafkaException(error)
+        elif family_of(error) is ErrorFamily.CONFIGURATION:
+            # Refused ACLs or credentials (GROUP_/TOPIC_AUTHORIZATION_FAILED) never pass by
+            # themselves: stop the integration with a line an operator can act on.
+            self.failed = ConfigurationError(
+                f"the cluster refused the consumer of group {self.settings.group_id} "
+                f"({describe(error)}): check its ACLs (Read on the group and on "
+                f"{', '.join(self.settings.topics)})"
+            )
         else:
             self.log.warning("consume error: %s", error)

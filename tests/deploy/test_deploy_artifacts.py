@@ -749,18 +749,42 @@ def test_deployment_sets_resource_requests_and_limits() -> None:
             assert {"cpu", "memory"} <= resources[bound].keys(), f"{container['name']} {bound}"
 
 
+def _secrets() -> dict[str, dict[str, Any]]:
+    return {name: manifest for (kind, name), manifest in _k8s().items() if kind == "Secret"}
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container["env"]}
+
+
 def test_deployment_takes_secrets_from_a_secret_as_environment_variables() -> None:
-    template = _k8s_one("Secret")
-    keys = template["stringData"].keys()
-    workloads = [_connector_container()]
-    workloads += _k8s_one("Job")["spec"]["template"]["spec"]["containers"]
-    for container in workloads:
-        env = {item["name"]: item for item in container["env"]}
-        for variable in ("IEC_KAFKA__SASL_PASSWORD", "EXAMPLE_API_KEY"):
-            reference = env[variable]["valueFrom"]["secretKeyRef"]
-            assert reference["name"] == template["metadata"]["name"]
-            assert reference["key"] in keys
-            assert "value" not in env[variable]
+    secrets = _secrets()
+    env = _env(_connector_container())
+    for variable in ("IEC_KAFKA__SASL_PASSWORD", "EXAMPLE_API_KEY"):
+        reference = env[variable]["valueFrom"]["secretKeyRef"]
+        assert reference["key"] in secrets[reference["name"]]["stringData"]
+        assert "value" not in env[variable]
+
+
+def test_the_topics_job_and_the_runtime_are_separate_principals() -> None:
+    """Only the topics Job may create topics: its own SASL user, password Secret and service
+    account; it gets no driver secret (see deploy/README.md, "Security")."""
+    secrets = _secrets()
+    runtime_pod = _k8s_one("Deployment")["spec"]["template"]["spec"]
+    job_pod = _k8s_one("Job")["spec"]["template"]["spec"]
+    (job,) = job_pod["containers"]
+    runtime_env, job_env = _env(_connector_container()), _env(job)
+    runtime_user = yaml.safe_load(_configmap_config())["kafka"]["sasl_username"]
+    assert "IEC_KAFKA__SASL_USERNAME" not in runtime_env
+    assert job_env["IEC_KAFKA__SASL_USERNAME"]["value"] not in ("", runtime_user)
+    runtime_secret = runtime_env["IEC_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    job_secret = job_env["IEC_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert job_secret["name"] != runtime_secret["name"]
+    assert job_secret["key"] in secrets[job_secret["name"]]["stringData"]
+    assert "valueFrom" not in job_env["EXAMPLE_API_KEY"], "the job needs no driver secret"
+    assert job_pod["serviceAccountName"] != runtime_pod["serviceAccountName"]
+    accounts = {name for (kind, name) in _k8s() if kind == "ServiceAccount"}
+    assert {job_pod["serviceAccountName"], runtime_pod["serviceAccountName"]} <= accounts
 
 
 def test_deployment_runs_the_configmap_config_it_mounts() -> None:
