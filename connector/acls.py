@@ -10,10 +10,11 @@ Three principals (see the README's "Security" section):
 - the **topics job** (`iec-connector topics create`): creates the topics and checks their
   configuration: Create and DescribeConfigs on each topic (and Describe, which Create and
   DescribeConfigs do not imply, to list them).
-- the **replay operator** (`iec-connector dead-letters list|show|replay`): reads the
-  dead-letter topic, the retry topic (earlier replays) and the origin mutation topics
-  (superseded records), reads the integration group's committed offsets (Describe on the
-  group), checks and writes the retry topic (DescribeConfigs, Write).
+- the **operator** (`iec-connector dead-letters list|show|replay`, `mappings ...`): reads
+  the dead-letter topic, the retry topic (earlier replays), the origin mutation topics
+  (superseded records) and the mapping topic, reads the integration group's committed
+  offsets (Describe on the group), checks and writes the retry topic (DescribeConfigs,
+  Write). Its readers never join a group; each looks up ``<topic>.reader`` (Describe).
 
 `Grant`s name literal resources (every topic and group of the configuration), so they match
 the topics `topics create` makes. `kafka_acls_command` spells one out for ``kafka-acls.sh``.
@@ -29,13 +30,20 @@ from enum import StrEnum
 from connector.config.settings import ConnectorSettings
 from connector.topic_admin import TopicKind, TopicPlan
 
-__all__ = ["Grant", "Role", "grants", "kafka_acls_command"]
+__all__ = ["Grant", "Role", "grants", "kafka_acls_command", "reader_group"]
 
 
 class Role(StrEnum):
     RUNTIME = "runtime"
     TOPICS_JOB = "topics-job"
-    REPLAY = "replay"
+    OPERATOR = "operator"
+    """`dead-letters list|show|replay` and `mappings get|count|export`."""
+
+
+def reader_group(topic: str) -> str:
+    """The group of a consumer that only reads `topic` by assignment (the mapping reader, the
+    CLI's readers): never joined, but librdkafka looks its coordinator up (Describe)."""
+    return f"{topic}.reader"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +85,7 @@ def grants(role: Role, settings: ConnectorSettings, plan: TopicPlan) -> list[Gra
                 Grant("topic", topics.mapping_topic(uuid), "DescribeConfigs", "check compaction"),
                 Grant(
                     "group",
-                    f"{topics.mapping_topic(uuid)}.reader",
+                    reader_group(topics.mapping_topic(uuid)),
                     "Describe",
                     "the mapping reader never joins its group, but librdkafka looks it up",
                 ),
@@ -85,6 +93,8 @@ def grants(role: Role, settings: ConnectorSettings, plan: TopicPlan) -> list[Gra
                 Grant("topic", dead_letters, "DescribeConfigs", "check it is not compacted"),
             ]
         else:
+            mappings = topics.mapping_topic(uuid)
+            read = [dead_letters, retry, *mutation_topics]
             found += [
                 Grant("topic", dead_letters, "Read", "list, show and replay dead letters"),
                 Grant("topic", retry, "Read", "find earlier replays"),
@@ -95,6 +105,12 @@ def grants(role: Role, settings: ConnectorSettings, plan: TopicPlan) -> list[Gra
             found += [
                 Grant("topic", name, "Read", "find newer mutations (superseded)")
                 for name in mutation_topics
+            ]
+            found += [Grant("group", reader_group(name), "Describe", "read it") for name in read]
+            found += [
+                Grant("topic", mappings, "Read", "mappings get|count|export"),
+                Grant("topic", mappings, "DescribeConfigs", "check compaction"),
+                Grant("group", reader_group(mappings), "Describe", "read it"),
             ]
     return _unique(found)
 

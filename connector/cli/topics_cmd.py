@@ -1,4 +1,5 @@
-"""`iec-connector topics create`: create the topics the configured integrations need."""
+"""`iec-connector topics create|acls`: create the topics the integrations need; print the ACLs
+each principal needs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from connector.acls import Grant, Role, grants, kafka_acls_command
 from connector.cli.config_cmd import (
     EXIT_CONFIG_INVALID,
     discover_drivers,
@@ -101,3 +103,33 @@ def create(
         raise typer.Exit(EXIT_CONFIG_INVALID)
     if any(result.status == TopicStatus.FAILED for result in results):
         raise typer.Exit(EXIT_KAFKA_FAILED)
+
+
+@app.command("acls")
+def acls(
+    config: ConfigFile = None,
+    role: Annotated[
+        Role, typer.Option(help="Whose ACLs: the runtime, the topics job or a replay operator.")
+    ] = Role.RUNTIME,
+    principal: Annotated[
+        str, typer.Option(help="The Kafka principal to grant them to.")
+    ] = "User:iec-connector",
+) -> None:
+    """Print the `kafka-acls.sh` commands granting exactly what `role` needs (nothing else).
+
+    The runtime never needs Create (unless topics.create_missing); see README, "Security".
+    """
+    config = required_file(config)
+    registry = discover_drivers()
+    try:
+        settings = load_settings(config)
+        plan = plan_topics(settings, registry)
+    except ConfigValidationError as exc:
+        raise exit_with_problems(exc.problems) from None
+    granted = grants(role, settings, plan)
+    if role is Role.RUNTIME and settings.topics.create_missing:
+        granted += [
+            Grant("topic", spec.name, "Create", "topics.create_missing") for spec in plan.topics
+        ]
+    for line in kafka_acls_command(principal, granted):
+        typer.echo(line)

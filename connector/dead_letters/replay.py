@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,11 +133,15 @@ def check_retry_topic(client_config: Mapping[str, str], targets: ReplayTargets) 
         raise ConfigurationError(f"refusing to replay: {problem}")
 
 
-def _reader(client_config: Mapping[str, str], group_id: str | None = None) -> Any:
-    """A consumer that never joins a group (partitions are assigned) and never commits."""
+def _reader(client_config: Mapping[str, str], group_id: str) -> Any:
+    """A consumer that never joins a group (partitions are assigned) and never commits.
+
+    librdkafka still looks its group up (FindCoordinator): a reader of topic T uses the group
+    ``T.reader``, so an operator's principal needs only Describe on known groups
+    (`connector.acls`)."""
     return new_consumer(
         client_config,
-        group_id=group_id or f"iec-connector-dead-letters-cli-{uuid.uuid4().hex}",
+        group_id=group_id,
         logger=_log,
         settings={
             "enable.auto.commit": False,
@@ -163,7 +166,7 @@ def _scan(
 
     A missing topic reads as empty. Raises `TimeoutError` if the reading stalls.
     """
-    consumer = _reader(client_config)
+    consumer = _reader(client_config, f"{topic}.reader")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s)
         described = metadata.topics.get(topic)

@@ -31,7 +31,54 @@ from typing import Any
 from connector.metrics import METRICS, ConnectorMetrics
 from contracts import AbstractDriver, DriverContract, MutationData, deadline_scope, is_async_driver
 
-__all__ = ["DriverInvoker", "implements_only_handle"]
+__all__ = ["CallWatchdog", "DriverInvoker", "implements_only_handle"]
+
+_TICK_S = 0.05
+
+
+class CallWatchdog:
+    """Cancels async calls that run past their timeout: one timer for all calls in flight.
+
+    `asyncio.timeout` costs a timer per call; at thousands of calls per second that churn
+    shows in profiles. The watchdog checks the calls in flight every `tick_s` (a call is
+    cancelled at most `tick_s` late) and only while there are any.
+    """
+
+    def __init__(self, tick_s: float = _TICK_S) -> None:
+        self._tick_s = tick_s
+        self._calls: dict[int, tuple[float, asyncio.Task[Any]]] = {}
+        self._expired: set[int] = set()
+        self._next = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, task: asyncio.Task[Any], timeout_s: float) -> int:
+        """Watch `task`'s current call; cancel it `timeout_s` from now unless unwatched."""
+        loop = asyncio.get_running_loop()
+        self._next += 1
+        self._calls[self._next] = (loop.time() + timeout_s, task)
+        if self._timer is None:
+            self._timer = loop.call_later(self._tick_s, self._check)
+        return self._next
+
+    def unwatch(self, watch: int) -> None:
+        self._calls.pop(watch, None)
+        self._expired.discard(watch)
+
+    def expired(self, watch: int) -> bool:
+        """Whether the watchdog cancelled this call."""
+        return watch in self._expired
+
+    def _check(self) -> None:
+        self._timer = None
+        if not self._calls:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for watch, (deadline, task) in self._calls.items():
+            if deadline <= now and watch not in self._expired:
+                self._expired.add(watch)
+                task.cancel()
+        self._timer = loop.call_later(self._tick_s, self._check)
 
 
 def implements_only_handle(driver: DriverContract) -> bool:
@@ -67,9 +114,11 @@ class DriverInvoker:
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max(1, threads), f"driver-{integration_uuid[:8]}"
         )
+        self._watchdog = CallWatchdog()
         self._children: dict[str, tuple[Any, Any, Any]] = {}
         """Metric children per entity type (`labels()` costs microseconds per call)."""
         self._overdue: dict[int, float] = {}
+        self._overdue_counter = metrics.overdue_calls.labels(integration_uuid)
         self._calls = 0
 
     @property
@@ -129,19 +178,24 @@ class DriverInvoker:
         self, fn: Callable[[Any], Coroutine[Any, Any, None]], arg: Any, what: str
     ) -> None:
         timeout = self.timeout_s
-
-        async def call() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        watch = self._watchdog.watch(task, timeout)
+        try:
             with deadline_scope(timeout):
                 await fn(arg)
-
-        try:
-            # On timeout the call is cancelled; the block ends once it has stopped.
-            async with asyncio.timeout(timeout):
-                await call()
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not self._watchdog.expired(watch):
+                raise  # cancelled by someone else (shutdown, revoke): stays cancelled
+            task.uncancel()
             raise TimeoutError(
                 f"{what} exceeded the handle timeout of {timeout:g}s (cancelled)"
             ) from None
+        else:
+            if self._watchdog.expired(watch):
+                task.uncancel()  # the driver finished anyway (it swallowed the cancellation)
+        finally:
+            self._watchdog.unwatch(watch)
 
     async def _threaded(self, fn: Callable[[Any], object], arg: Any, what: str) -> None:
         timeout = self.timeout_s
@@ -153,24 +207,28 @@ class DriverInvoker:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         future = loop.run_in_executor(self._threads, context.run, call)
-        done, _ = await asyncio.wait({future}, timeout=timeout)
-        if done:
-            future.result()
-            return
-        # Over time: wait for the call to end before anything else happens to its records.
+        # A timer marks the call overdue if it runs past the timeout (cheaper than waiting
+        # on the future with a timeout); either way the call is awaited to its end: nothing
+        # else happens to its records before it ends.
         self._calls += 1
         call_id = self._calls
+        timer = loop.call_later(timeout, self._overdue_now, call_id, what)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            started = self._overdue.pop(call_id, None)
+            if started is not None:
+                self.log.warning(
+                    "%s ended %.1fs after its timeout", what, time.monotonic() - started
+                )
+
+    def _overdue_now(self, call_id: int, what: str) -> None:
         self._overdue[call_id] = time.monotonic()
-        self._metrics.overdue_calls.labels(self._label).inc()
-        started = time.monotonic()
+        self._overdue_counter.inc()
         self.log.warning(
             "%s exceeded the handle timeout of %gs; a sync call cannot be interrupted, so "
             "its records wait until it ends",
             what,
-            timeout,
+            self.timeout_s,
         )
-        try:
-            await future
-        finally:
-            del self._overdue[call_id]
-            self.log.warning("%s ended %.1fs after its timeout", what, time.monotonic() - started)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import itertools
 import zlib
 from collections.abc import Iterable
 
@@ -31,17 +33,23 @@ _MAX_DECODED_OFFSETS = 1_000_000
 
 
 def _runs(position: int, done: Iterable[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for offset in sorted(o for o in done if o > position):
-        if runs and runs[-1][0] + runs[-1][1] == offset:
-            start, length = runs[-1]
-            runs[-1] = (start, length + 1)
-        else:
-            runs.append((offset, 1))
-    return runs
+    """(start, length) of each run of consecutive offsets above `position`, in order."""
+    offsets = sorted(done)
+    offsets = offsets[bisect.bisect_right(offsets, position) :]
+    if not offsets:
+        return []
+    # A run breaks where the next offset is not one more (comprehensions: this runs at every
+    # commit over thousands of offsets).
+    pairs = list(itertools.pairwise(offsets))
+    starts = [offsets[0], *(b for a, b in pairs if b != a + 1)]
+    ends = [*(a for a, b in pairs if b != a + 1), offsets[-1]]
+    return [(start, end - start + 1) for start, end in zip(starts, ends, strict=True)]
 
 
 def _varint(value: int, out: bytearray) -> None:
+    if value < 0x80:
+        out.append(value)
+        return
     while True:
         byte = value & 0x7F
         value >>= 7
@@ -59,7 +67,7 @@ def _pack(position: int, runs: list[tuple[int, int]]) -> str:
         _varint(start - end, out)
         _varint(length, out)
         end = start + length
-    return PREFIX + base64.urlsafe_b64encode(zlib.compress(bytes(out), 9)).decode("ascii")
+    return PREFIX + base64.urlsafe_b64encode(zlib.compress(bytes(out), 6)).decode("ascii")
 
 
 def encode(position: int, done: Iterable[int], max_chars: int = MAX_CHARS) -> str:

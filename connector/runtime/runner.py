@@ -84,14 +84,16 @@ def ordering_key(ordering: Ordering) -> Callable[[ConsumedRecord], Hashable]:
     return by_key
 
 
-def buffer_marks(batch: BatchSettings, concurrency: int, per_record: bool) -> tuple[int, int]:
+def buffer_marks(batch: BatchSettings, concurrency: int) -> tuple[int, int]:
     """(records, bytes) the runner may hold before it pauses fetching.
 
-    Enough to keep every work slot busy twice over, and at least four batches; records at
-    most `_MAX_BUFFER_RECORDS`, bytes at least twice a batch and 64 MiB.
+    Enough to fill every work slot twice over (a work holds at most `max_records`, of many
+    keys or, for drivers that handle one record at a time, of one key: a fetch brings a few
+    partitions' records at a time, so the buffer must span enough keys to keep every slot
+    busy), and at least four batches; records at most `_MAX_BUFFER_RECORDS`, bytes at least
+    twice a batch and 64 MiB.
     """
-    per_work = 1 if per_record else batch.max_records
-    records = max(1000, 4 * batch.max_records, 2 * concurrency * per_work)
+    records = max(1000, 4 * batch.max_records, 2 * concurrency * batch.max_records)
     return min(records, _MAX_BUFFER_RECORDS), max(2 * batch.max_bytes, _MIN_BUFFER_BYTES)
 
 
@@ -129,7 +131,7 @@ class IntegrationRunner:
             key_of=ordering_key(settings.ordering),
             one_key_per_work=per_record,
         )
-        high_records, high_bytes = buffer_marks(batch, settings.concurrency, per_record)
+        high_records, high_bytes = buffer_marks(batch, settings.concurrency)
         self._flow = FlowControl(high_records=high_records, high_bytes=high_bytes)
         self._room = asyncio.Event()
         self.dispatcher = Dispatcher(

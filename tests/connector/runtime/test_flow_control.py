@@ -30,9 +30,8 @@ def test_marks_must_make_sense() -> None:
 
 def test_buffer_marks_keep_every_slot_busy_and_stay_bounded() -> None:
     batch = BatchSettings(max_records=250, max_bytes=4 * 1024 * 1024)
-    records, size = buffer_marks(batch, concurrency=1, per_record=False)
+    records, size = buffer_marks(batch, concurrency=1)
     assert records == 1000
     assert size == 64 * 1024 * 1024
-    assert buffer_marks(batch, concurrency=16, per_record=False)[0] == 2 * 16 * 250
-    assert buffer_marks(batch, concurrency=64, per_record=True)[0] == 1000
-    assert buffer_marks(batch, concurrency=1024, per_record=False)[0] == 100_000
+    assert buffer_marks(batch, concurrency=16)[0] == 2 * 16 * 250
+    assert buffer_marks(batch, concurrency=1024)[0] == 100_000

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._acl import (
@@ -52,6 +58,7 @@ class Cluster:
     admin: AdminClient
     principal: str
     bootstrap: str
+    config_file: Path
 
     def binding(self, grant: Grant) -> AclBinding:
         operation = _OPERATIONS.get(grant.operation) or getattr(
@@ -82,13 +89,13 @@ class Cluster:
                 AclOperation.ANY,
                 AclPermissionType.ANY,
             )
-            for resource, name in {(g.resource, g.name) for g in self.grants()}
+            for resource, name in {(g.resource, g.name) for role in Role for g in self.grants(role)}
         ]
         for future in self.admin.delete_acls(filters).values():
             future.result(timeout=15)
 
-    def grants(self) -> list[Grant]:
-        return grants(Role.RUNTIME, self.settings, self.plan)
+    def grants(self, role: Role = Role.RUNTIME) -> list[Grant]:
+        return grants(role, self.settings, self.plan)
 
     def records(self, topic: str) -> int:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "acl-test-reader"})
@@ -101,40 +108,41 @@ class Cluster:
 
 @pytest.fixture
 def cluster(
-    kafka_runtime_sasl: SaslEndpoint, kafka_bootstrap: str, admin: AdminClient
+    kafka_runtime_sasl: SaslEndpoint, kafka_bootstrap: str, admin: AdminClient, tmp_path: Path
 ) -> Iterator[Cluster]:
     """Topics made by the admin (the topics job), mutations published, no ACL yet."""
     run = uuid.uuid4().hex[:10]
-    settings = settings_from_mapping(
-        {
-            "kafka": {
-                "bootstrap_servers": kafka_runtime_sasl.bootstrap,
-                "security_protocol": "SASL_PLAINTEXT",
-                "sasl_mechanism": kafka_runtime_sasl.mechanism,
-                "sasl_username": kafka_runtime_sasl.username,
-                "sasl_password": kafka_runtime_sasl.password,
-            },
-            "topics": {
-                "mutation_prefix": f"acl{run}.mutations",
-                "mapping_prefix": f"acl{run}.mappings",
-                "dead_letter_prefix": f"acl{run}.dead-letters",
-                "retry_prefix": f"acl{run}.retry",
-                "group_prefix": f"acl{run}.group",
-                "partitions": 1,
-            },
-            "metrics": {"enabled": False},
-            "runtime": {"shutdown_grace_ms": 5000},
-            "integrations": [
-                {
-                    "uuid": str(uuid.uuid4()),
-                    "name": "shop",
-                    "driver": "example",
-                    "entity_types": ["product"],
-                    "config": {"base_url": "https://shop.test", "api_key": "k-12345678"},
-                }
-            ],
-        }
-    )
+    data: dict[str, Any] = {
+        "kafka": {
+            "bootstrap_servers": kafka_runtime_sasl.bootstrap,
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": kafka_runtime_sasl.mechanism,
+            "sasl_username": kafka_runtime_sasl.username,
+            "sasl_password": kafka_runtime_sasl.password,
+        },
+        "topics": {
+            "mutation_prefix": f"acl{run}.mutations",
+            "mapping_prefix": f"acl{run}.mappings",
+            "dead_letter_prefix": f"acl{run}.dead-letters",
+            "retry_prefix": f"acl{run}.retry",
+            "group_prefix": f"acl{run}.group",
+            "partitions": 1,
+        },
+        "metrics": {"enabled": False},
+        "runtime": {"shutdown_grace_ms": 5000},
+        "integrations": [
+            {
+                "uuid": str(uuid.uuid4()),
+                "name": "shop",
+                "driver": "example",
+                "entity_types": ["product"],
+                "config": {"base_url": "https://shop.test", "api_key": "k-12345678"},
+            }
+        ],
+    }
+    settings = settings_from_mapping(data)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
     plan = plan_topics(settings, REGISTRY)
     assert all(result.ok for result in apply_plan(admin, plan))
     codec = MutationCodec()
@@ -150,7 +158,8 @@ def cluster(
         producer.produce(topic, key=mutation.entity_uuid.encode(), value=codec.encode(mutation))
     producer.produce(topic, key=b"p-x", value=b"not a mutation")  # a dead letter
     assert producer.flush(10) == 0
-    found = Cluster(settings, plan, admin, f"User:{kafka_runtime_sasl.username}", kafka_bootstrap)
+    principal = f"User:{kafka_runtime_sasl.username}"
+    found = Cluster(settings, plan, admin, principal, kafka_bootstrap, config_file)
     yield found
     found.revoke_all()
     for future in admin.delete_topics(plan.names(), operation_timeout=30).values():
@@ -213,6 +222,28 @@ async def test_the_runtime_works_with_exactly_the_documented_acls(cluster: Clust
     assert cluster.records(mappings) == MUTATIONS
     assert cluster.records(dead_letters) == 1
     assert not any(g.operation in ("Create", "Delete", "Alter") for g in cluster.grants())
+
+    # The operator's commands, as the same principal with the operator's ACLs only.
+    cluster.revoke_all()
+    cluster.allow(cluster.grants(Role.OPERATOR))
+    given = ["--config", str(cluster.config_file), "--integration", "shop"]
+    for command in (
+        ["dead-letters", "list", *given],
+        ["dead-letters", "replay", *given],
+        ["mappings", "count", *given],
+    ):
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "connector.cli", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "COLUMNS": "200"},
+            check=False,
+        )
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+    retry = cluster.settings.topics.retry_topic(uuid_)
+    assert cluster.records(retry) == 1  # the replay was written
 
 
 async def test_without_any_one_documented_acl_the_runtime_fails_clearly(cluster: Cluster) -> None:
