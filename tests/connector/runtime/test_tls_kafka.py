@@ -19,9 +19,10 @@ from recording_driver import RecordingDriver, read_batches
 from connector import local_kafka
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
+from connector.kafka.preflight import check_connection, tls_refusal
 from connector.publisher import AsyncMutationPublisher, MutationPublisher
 from connector.runtime.app import EXIT_OK, ConnectorApp
-from contracts import MutationData
+from contracts import ConfigurationError, MutationData
 
 pytestmark = pytest.mark.kafka
 
@@ -142,7 +143,6 @@ def test_cli_creates_topics_and_reads_through_mtls(
     [
         ("a CA that did not sign the broker", "kafka.ssl_ca_location"),
         ("no client certificate for the mTLS listener", "kafka.ssl_certificate_location"),
-        ("a CA file that does not exist", "kafka.ssl_ca_location"),
     ],
 )
 def test_a_start_the_broker_refuses_ends_with_one_line_naming_the_setting(
@@ -155,11 +155,9 @@ def test_a_start_the_broker_refuses_ends_with_one_line_naming_the_setting(
     env = connector_env
     if case.startswith("a CA that"):
         kafka = kafka_settings(kafka_tls, mtls=False, ca=local_kafka.make_ca(tmp_path / "other"))
-    elif case.startswith("no client"):
+    else:
         kafka = kafka_settings(kafka_tls, mtls=True)
         del kafka["ssl_certificate_location"], kafka["ssl_key_location"]
-    else:
-        kafka = kafka_settings(kafka_tls, mtls=False, ca=tmp_path / "missing" / "ca.pem")
     kafka["ssl_key_password"] = KEY_PASSWORD
     config = _write(env, kafka, "refused.yaml")
 
@@ -172,3 +170,39 @@ def test_a_start_the_broker_refuses_ends_with_one_line_naming_the_setting(
     assert f"check {setting}" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert KEY_PASSWORD not in result.stderr + result.stdout
+
+
+def test_preflight_names_a_missing_tls_file_before_any_connection(tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "ca.pem"
+    config = {"bootstrap.servers": "127.0.0.1:9", "security.protocol": "SSL"}
+
+    with pytest.raises(ConfigurationError) as refused:
+        check_connection({**config, "ssl.ca.location": str(missing)}, timeout_s=5)
+
+    assert str(refused.value).endswith("check kafka.ssl_ca_location (the path of a PEM file)")
+    assert str(missing) in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("librdkafka", "setting"),
+    [
+        (
+            "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed",
+            "kafka.ssl_ca_location",
+        ),
+        (
+            "Receive failed: error:0A000412:SSL routines::ssl/tls alert bad certificate",
+            "kafka.ssl_certificate_location",
+        ),
+        (
+            "Receive failed: ssl/tls alert certificate required: SSL alert number 116",
+            "kafka.ssl_certificate_location",
+        ),
+    ],
+)
+def test_tls_refusals_name_the_setting_to_fix(librdkafka: str, setting: str) -> None:
+    hint = tls_refusal(librdkafka)
+
+    assert hint is not None
+    assert setting in hint
+    assert tls_refusal("Connect to ipv4#127.0.0.1:9 failed: Connection refused") is None
