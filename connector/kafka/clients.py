@@ -13,6 +13,7 @@ correct, e.g. ``acks=all``), then the logger and the error callback.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +44,13 @@ ErrorCallback = Callable[[KafkaError], None]
 
 _SUMMARY_EVERY_S = 30.0
 _CONNECTION_CODES = frozenset({KafkaError._TRANSPORT, KafkaError._RESOLVE})
+_BROKERS_DOWN = re.compile(r"^(\d+)/(\d+) brokers are down")
+
+
+def _all_down(text: str) -> bool:
+    """librdkafka says "N/M brokers are down"; while reconnecting it may say "0/2"."""
+    match = _BROKERS_DOWN.match(text)
+    return match is None or match[1] == match[2]
 
 
 class LibrdkafkaLog(logging.LoggerAdapter[logging.Logger]):
@@ -77,7 +85,8 @@ class ClientErrorLog:
         code = error.code()
         # A broker outage is told once for the whole process (connector.kafka.reachability).
         if code == KafkaError._ALL_BROKERS_DOWN:
-            CLUSTER.unreachable(describe(error))
+            if _all_down(error.str()):
+                CLUSTER.unreachable(describe(error))
             return
         if code in _CONNECTION_CODES and CLUSTER.connection_failed(describe(error)):
             return

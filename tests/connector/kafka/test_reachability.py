@@ -64,3 +64,30 @@ def test_brokers_up_reads_librdkafka_statistics() -> None:
     assert brokers_up(stats((1, "UP")))
     assert not brokers_up(stats((1, "DOWN"), (-1, "UP")))  # -1: a bootstrap entry
     assert not brokers_up(b"not json")
+
+
+def test_client_error_log_tells_the_cluster_outage_once_and_ignores_a_partial_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from confluent_kafka import KafkaError
+
+    from connector.kafka.clients import ClientErrorLog
+    from connector.kafka.reachability import CLUSTER
+
+    CLUSTER.reachable()  # an earlier test's clients may have left the process in an outage
+    log = ClientErrorLog(logging.getLogger("test.client"))
+    caplog.set_level(logging.WARNING)
+    try:
+        log(KafkaError(KafkaError._ALL_BROKERS_DOWN, "0/2 brokers are down"))
+        down_after_partial = CLUSTER.down  # librdkafka says "0/2" while reconnecting
+        log(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+        for _ in range(50):
+            log(KafkaError(KafkaError._TRANSPORT, "Connect to ipv4#127.0.0.1:9 failed"))
+        down_after_all = CLUSTER.down
+    finally:
+        CLUSTER.reachable()
+    assert (down_after_partial, down_after_all) == (False, True)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("unreachable" in m for m in messages) == 1, messages
+    assert not any("Kafka client error" in m for m in messages), messages
+    assert "reachable again" in messages[-1]
