@@ -49,7 +49,7 @@ def panel_queries(title: str) -> list[str]:
     panel = next(p for p in dashboard["panels"] if p.get("title") == title)
     replacements = {
         "$integration": ".*",
-        "$__rate_interval": "15s",
+        "$__rate_interval": "1m",
         "$__range": "1m",
     }
     queries = []
@@ -84,11 +84,12 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
 ) -> None:
     env = connector_env
     env.create_mutation_topics(["product"], partitions=2)
-    mutations = product_mutations(entities=40, versions=12)
+    mutations = product_mutations(entities=40, versions=60)
     waves = [mutations[i : i + 40] for i in range(0, len(mutations), 40)]  # one per version
     settings, configs = load_and_validate(slow_config(env, ["product-00007"]), DRIVERS)
     app = ConnectorApp(settings, DRIVERS, configs, install_signal_handlers=False)
     task = asyncio.create_task(app.run())
+    answered_all = asyncio.Event()  # also stops the publisher when the test fails
     try:
         deadline = time.monotonic() + 60
         while not app.health_port:
@@ -98,7 +99,9 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
         with PrometheusServer(tmp_path / "prometheus", [target], scrape_s=1.0) as prometheus:
             # 1. Records arrive in waves while Prometheus scrapes (a counter's first sample
             #    counts as no increase: a poisoned record in every wave keeps them rising).
-            publishing = asyncio.create_task(_publish_in_waves(env, waves, pause_s=1.0))
+            publishing = asyncio.create_task(
+                _publish_in_waves(env, waves, pause_s=1.0, until=answered_all)
+            )
             while handled_count(env.output) < 20:
                 assert time.monotonic() < deadline, "nothing was handled"
                 await asyncio.sleep(0.1)
@@ -122,17 +125,22 @@ async def test_metrics_pass_promtool_and_prometheus_answers_the_dashboard_panels
                 )
                 await asyncio.sleep(1.0)
             assert prometheus.targets_up() == [f"http://{target}/metrics"]
+            answered_all.set()
             await publishing
     finally:
+        answered_all.set()
         app.request_stop()
         assert await asyncio.wait_for(task, 30) == EXIT_OK
     assert _value(answered["Integrations running"][0]) == 1
 
 
 async def _publish_in_waves(
-    env: ConnectorEnv, waves: list[list[MutationData]], pause_s: float
+    env: ConnectorEnv, waves: list[list[MutationData]], pause_s: float, until: asyncio.Event
 ) -> None:
+    """A wave a second until `until` is set (or the waves run out)."""
     for wave in waves:
+        if until.is_set():
+            return
         await asyncio.to_thread(env.publish, wave)
         await asyncio.sleep(pause_s)
 
