@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install kafka-up kafka-down kafka-status kafka-logs test lint
+.PHONY: install kafka-up kafka-down kafka-status kafka-logs test lint chaos
 
 install: ## create .venv and install the project editable with its dev extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,6 @@ lint: ## ruff lint + format check + mypy (strict) on the whole tree
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+chaos: ## the fault suite: SIGKILL/restart, broker kill -9, members 1->3->1, slow driver on SIGTERM
+	$(BIN)/pytest -q -s -m 'chaos or not chaos' tests/chaos

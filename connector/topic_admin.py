@@ -252,9 +252,10 @@ def apply_plan(
     1. List the cluster's topics.
     2. Create the missing ones (dry run: only report them), all in one request, and wait
        until each created one has its partition leaders (clients fail before that).
-    3. Describe the configuration of those that existed (or appeared meanwhile) and compare
-       it with the declared one: an enforced setting that differs is a `MISMATCH`, any other
-       difference is reported as drift.
+    3. Describe the configuration of those that existed (or appeared meanwhile: one a
+       broker does not know yet is asked again for a few seconds) and compare it with the
+       declared one: an enforced setting that differs is a `MISMATCH`, any other difference
+       is reported as drift.
 
     Raises `KafkaException` when the cluster cannot be reached at all.
     """
@@ -308,20 +309,13 @@ def apply_plan(
     if late:
         # Created by someone else after our listing: learn their partition counts too.
         existing.update(_partition_counts(admin, late, timeout_s))
-    if to_check:
-        described = admin.describe_configs(
-            [ConfigResource(ResourceType.TOPIC, spec.name) for spec in to_check],
-            request_timeout=timeout_s,
-        )
-        by_name = {resource.name: future for resource, future in described.items()}
-        for spec in to_check:
-            try:
-                entries = by_name[spec.name].result(timeout=timeout_s)
-            except KafkaException as exc:
-                results[spec.name] = TopicResult(spec, TopicStatus.FAILED, _describe(exc))
-                continue
-            actual = {name: entry.value for name, entry in entries.items()}
-            results[spec.name] = _compare(spec, actual, existing.get(spec.name))
+    configs = _configs(admin, [spec.name for spec in to_check], timeout_s)
+    for spec in to_check:
+        found = configs[spec.name]
+        if isinstance(found, KafkaException):
+            results[spec.name] = TopicResult(spec, TopicStatus.FAILED, _describe(found))
+        else:
+            results[spec.name] = _compare(spec, found, existing.get(spec.name))
     return [results[spec.name] for spec in plan.topics]
 
 
@@ -348,22 +342,56 @@ def check_plan(
             to_check.append(spec)
         else:
             results[spec.name] = TopicResult(spec, TopicStatus.EXISTS)
-    if to_check:
+    configs = _configs(admin, [spec.name for spec in to_check], timeout_s)
+    for spec in to_check:
+        found = configs[spec.name]
+        if isinstance(found, KafkaException):
+            detail = f"cannot read its configuration (DescribeConfigs): {_describe(found)}"
+            results[spec.name] = TopicResult(spec, TopicStatus.FAILED, detail)
+        else:
+            results[spec.name] = _compare(spec, found, existing.get(spec.name))
+    return [results[spec.name] for spec in plan.topics]
+
+
+_UNKNOWN_FOR_A_MOMENT_S = 5.0
+
+
+def _configs(
+    admin: AdminClient, names: list[str], timeout_s: float
+) -> dict[str, dict[str, str | None] | KafkaException]:
+    """Each topic's configuration, or the error describing it. A topic another process
+    created a moment ago may still be unknown to the broker answering (its metadata lags the
+    controller, more so with an authorizer): UNKNOWN_TOPIC_OR_PART is asked again for a few
+    seconds before it counts."""
+    found: dict[str, dict[str, str | None] | KafkaException] = {}
+    pending = list(names)
+    deadline = time.monotonic() + min(_UNKNOWN_FOR_A_MOMENT_S, timeout_s)
+    while pending:
         described = admin.describe_configs(
-            [ConfigResource(ResourceType.TOPIC, spec.name) for spec in to_check],
+            [ConfigResource(ResourceType.TOPIC, name) for name in pending],
             request_timeout=timeout_s,
         )
         by_name = {resource.name: future for resource, future in described.items()}
-        for spec in to_check:
+        again = []
+        for name in pending:
             try:
-                entries = by_name[spec.name].result(timeout=timeout_s)
+                entries = by_name[name].result(timeout=timeout_s)
             except KafkaException as exc:
-                detail = f"cannot read its configuration (DescribeConfigs): {_describe(exc)}"
-                results[spec.name] = TopicResult(spec, TopicStatus.FAILED, detail)
+                error = exc.args[0] if exc.args else None
+                unknown = (
+                    isinstance(error, KafkaError)
+                    and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+                )
+                if unknown and time.monotonic() < deadline:
+                    again.append(name)
+                else:
+                    found[name] = exc
                 continue
-            actual = {name: entry.value for name, entry in entries.items()}
-            results[spec.name] = _compare(spec, actual, existing.get(spec.name))
-    return [results[spec.name] for spec in plan.topics]
+            found[name] = {key: entry.value for key, entry in entries.items()}
+        pending = again
+        if pending:
+            time.sleep(0.2)
+    return found
 
 
 def _without_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> list[str]:

@@ -163,6 +163,26 @@ def kafka_runtime_sasl(kafka_sasl: SaslEndpoint) -> SaslEndpoint:
 
 
 @pytest.fixture(scope="session")
+def schema_registry_url() -> Iterator[str]:
+    """A real Confluent-compatible schema registry: `SCHEMA_REGISTRY_URL`, else the local
+    Apicurio registry of `connector.local_kafka` (started for the session and stopped after
+    it unless it was already running or `IEC_KAFKA_KEEP_RUNNING=1`). Tests use subjects of
+    their own unique topics."""
+    configured = os.environ.get("SCHEMA_REGISTRY_URL")
+    if configured:
+        yield configured
+        return
+    running = local_kafka.running_registry()
+    if running is not None:
+        yield running.url
+        return
+    url = local_kafka.ensure_registry()
+    yield url
+    if not os.environ.get("IEC_KAFKA_KEEP_RUNNING"):
+        local_kafka.stop_registry()
+
+
+@pytest.fixture(scope="session")
 def admin(kafka_bootstrap: str) -> AdminClient:
     """An AdminClient on the session's broker."""
     return AdminClient({"bootstrap.servers": kafka_bootstrap})

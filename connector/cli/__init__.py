@@ -11,6 +11,7 @@ from connector.cli import (
     drivers_cmd,
     mappings_cmd,
     run_cmd,
+    schemas_cmd,
     setup_cmd,
     topics_cmd,
 )
@@ -29,6 +30,7 @@ app.add_typer(drivers_cmd.app)
 app.add_typer(topics_cmd.app)
 app.add_typer(mappings_cmd.app, name="mappings")
 app.add_typer(dead_letters_cmd.app, name="dead-letters")
+app.add_typer(schemas_cmd.app, name="schemas")
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
 app.command("setup")(setup_cmd.setup)

@@ -25,6 +25,7 @@ from rich.text import Text
 from connector.cli.cluster_target import ClusterTarget, ResolveTarget, cluster_options
 from connector.cli.failures import reported_failures
 from connector.cli.options import CLUSTER_PANEL, DEFAULT_TOPICS, options_from
+from connector.cli.output import Column, OutputFormat, OutputOption, print_json_lines, print_rows
 from connector.codec import CodecError, SchemaRegistryUnavailableError
 from connector.dead_letters.headers import DLT_PREFIX, DeadLetter
 from connector.dead_letters.replay import ReplayTargets, read_dead_letters, replay
@@ -196,40 +197,91 @@ def _first_line(text: str | None, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+_LIST_COLUMNS = (
+    Column("offset", "ref", wrap=False),
+    Column("failed at", "failed_at", priority=4, min_width=10),
+    Column("stage", "stage", priority=5, min_width=6),
+    Column("entity", "entity", min_width=16),
+    Column("error", "error", priority=1, min_width=12),
+    Column("message", "message", priority=3, min_width=20),
+    Column("tries", "attempts", priority=6, min_width=5, justify="right"),
+    Column("replays", "replay_count", priority=7, min_width=7, justify="right"),
+)
+
+
+def _json_row(dl: DeadLetter) -> dict[str, object]:
+    """A dead letter's fields for `--output json` (docs/cli-output.md)."""
+    return {
+        "topic": dl.topic,
+        "partition": dl.partition,
+        "offset": dl.offset,
+        "failed_at": dl.failed_at.isoformat() if dl.failed_at else None,
+        "stage": dl.stage,
+        "error_kind": dl.error_kind,
+        "error_class": dl.exception_class,
+        "message": dl.exception_message,
+        "entity_type": dl.entity_type,
+        "entity_uuid": dl.entity_uuid,
+        "attempts": dl.attempts,
+        "replay_count": dl.replay_count,
+        "codec_reason": dl.codec_reason,
+        "origin_topic": dl.origin_topic,
+        "origin_partition": dl.origin_partition,
+        "origin_offset": dl.origin_offset,
+        "integration_uuid": dl.integration_uuid,
+        "driver_type": dl.driver_type,
+    }
+
+
 @app.command("list")
 @options_from(_selection, into="selection")
 @options_from(_target, into="target")
-def list_(target: ClusterTarget, selection: Selection) -> None:
+def list_(
+    target: ClusterTarget, selection: Selection, output: OutputOption = OutputFormat.TABLE
+) -> None:
     """List the integration's dead letters (oldest first)."""
     chosen = selection(target.integration_uuid)
     targets = ReplayTargets.of(target.integration_uuid, target.topics)
     with _kafka_errors(target), _progress_bar() as bar:
         letters = read_dead_letters(target.client_config, targets.dead_letter_topic, progress=bar)
     shown = [dl for dl in letters if chosen.matches(dl)]
-    table = Table(title=f"{targets.dead_letter_topic}: {len(shown)} of {len(letters)}")
-    for column in (
-        "offset",
-        "failed at",
-        "stage",
-        "entity",
-        "error",
-        "message",
-        "tries",
-        "replays",
-    ):
-        table.add_column(column, overflow="fold")
-    for dl in shown:
-        table.add_row(
-            f"{dl.partition}/{dl.offset}",
-            _when(dl),
-            dl.stage or "",
-            Text(_entity(dl)),
-            Text(_short(dl.exception_class)),
-            Text(_first_line(dl.exception_message)),
-            str(dl.attempts or ""),
-            str(dl.replay_count),
-        )
-    Console(highlight=False).print(table)
+    table_rows = [
+        {
+            "ref": f"{dl.partition}/{dl.offset}",
+            "failed_at": _when(dl),
+            "stage": dl.stage or "",
+            "entity": _entity(dl),
+            "error": _short(dl.exception_class),
+            "message": _first_line(dl.exception_message),
+            "attempts": dl.attempts or "",
+            "replay_count": dl.replay_count,
+        }
+        for dl in shown
+    ]
+    title = f"{targets.dead_letter_topic}: {len(shown)} of {len(letters)}"
+    rows = [_json_row(dl) for dl in shown]
+    print_rows(output, _LIST_COLUMNS, rows, title=title, table_rows=table_rows)
+
+
+def _show_row(dl: DeadLetter, target: ClusterTarget) -> dict[str, object]:
+    """`show --output json`: the list fields, every header, the stack trace, the mutation."""
+    mutation: object = None
+    decode_error = None
+    if dl.value is not None:
+        try:
+            mutation = target.codec().decode(dl.value).model_dump(mode="json")
+        except (CodecError, SchemaRegistryUnavailableError, ConfigurationError) as exc:
+            decode_error = target.redactor.redact(str(exc))
+    return {
+        **_json_row(dl),
+        "key": _printable(dl.key) if dl.key is not None else None,
+        "value_bytes": len(dl.value) if dl.value is not None else None,
+        "timestamp_ms": dl.timestamp_ms,
+        "headers": {name: _printable(value) for name, value in dl.headers},
+        "stacktrace": dl.stacktrace,
+        "mutation": mutation,
+        "decode_error": decode_error,
+    }
 
 
 def _printable(value: bytes) -> str:
@@ -245,6 +297,7 @@ def show(
     offset: Annotated[int, typer.Argument(help="Offset of the dead letter.")],
     target: ClusterTarget,
     partition: Annotated[int, typer.Option(help="Partition of the dead letter.")] = 0,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Show one dead letter: every header, the stack trace and the mutation if it decodes.
 
@@ -257,6 +310,9 @@ def show(
         typer.echo(f"no dead letter at {topic}/{partition}/{offset}", err=True)
         raise typer.Exit(EXIT_NOT_FOUND)
     dl = found[0]
+    if output is OutputFormat.JSON:
+        print_json_lines([_show_row(dl, target)])
+        return
     console = Console(highlight=False)
     table = Table(title=dl.ref, show_header=False)
     table.add_column("header", style="bold")

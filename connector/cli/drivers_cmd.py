@@ -3,15 +3,14 @@ group, and a new driver package to start from."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from connector.cli.config_cmd import EXIT_CONFIG_INVALID, discover_drivers
+from connector.cli.output import Column, OutputFormat, OutputOption, print_rows
 from connector.driver_scaffold import DriverNames, ScaffoldError, write_package
 from contracts import ConfigurationError, configuration_json_schema
 
@@ -20,32 +19,47 @@ __all__ = ["app"]
 app = typer.Typer(name="drivers", help="Inspect the installed drivers.", no_args_is_help=True)
 
 
+_LIST_COLUMNS = (
+    Column("type", "type", wrap=False),
+    Column("name", "name", priority=1, min_width=12),
+    Column("version", "version", priority=3, min_width=7),
+    Column("supported types", "supported_entity_types", priority=2, min_width=15),
+    Column("status", "status", min_width=6),
+    Column("description", "description", priority=4, min_width=20),
+)
+_SCHEMA_COLUMNS = (
+    Column("field", "field", wrap=False),
+    Column("type", "type", min_width=8),
+    Column("required", "required", priority=2, min_width=8),
+    Column("default", "default", priority=3, min_width=8),
+    Column("description", "description", priority=1, min_width=20),
+)
+
+
 @app.command("list")
-def list_drivers() -> None:
+def list_drivers(output: OutputOption = OutputFormat.TABLE) -> None:
     """Show every installed driver: type, name, version, supported entity types, status.
 
     A driver whose configuration schema is unusable is flagged ("invalid config schema")
     and explained on stderr, as are entry points that failed to load.
     """
     registry = discover_drivers()
-    console = Console()
-    if len(registry):
-        table = Table(title="Installed drivers")
-        table.add_column("type", no_wrap=True)
-        for column in ("name", "version", "supported types", "status", "description"):
-            table.add_column(column, overflow="fold")
-        for info in registry.infos():
-            table.add_row(
-                info.type,
-                info.name,
-                info.version,
-                ", ".join(info.supported_entity_types),
-                "ok" if info.schema_problem is None else "invalid config schema",
-                info.description,
-            )
-        console.print(table)
+    rows = [
+        {
+            "type": info.type,
+            "name": info.name,
+            "version": info.version,
+            "supported_entity_types": list(info.supported_entity_types),
+            "status": "ok" if info.schema_problem is None else "invalid config schema",
+            "description": info.description,
+            "entry_point": info.entry_point,
+        }
+        for info in registry.infos()
+    ]
+    if rows or output is OutputFormat.JSON:
+        print_rows(output, _LIST_COLUMNS, rows, title="Installed drivers")
     else:
-        console.print("no drivers installed (entry-point group iec.drivers)", markup=False)
+        Console().print("no drivers installed (entry-point group iec.drivers)", markup=False)
     for info in registry.infos():
         if info.schema_problem is not None:
             typer.echo(
@@ -57,18 +71,51 @@ def list_drivers() -> None:
         typer.echo(f"warning: {broken.error}", err=True)
 
 
+def _schema_rows(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    required = set(schema.get("required", ()))
+    rows = []
+    for name, field in schema.get("properties", {}).items():
+        kind = field.get("type") or field.get("format") or ("object" if "$ref" in field else "")
+        if "anyOf" in field:
+            kind = " | ".join(str(o.get("type", o.get("$ref", "?"))) for o in field["anyOf"])
+        rows.append(
+            {
+                "field": name,
+                "type": kind,
+                "required": name in required,
+                "default": field.get("default"),
+                "description": field.get("description", ""),
+            }
+        )
+    return rows
+
+
 @app.command("show")
 def show_driver(
     driver_type: Annotated[str, typer.Argument(metavar="TYPE", help="A driver type.")],
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Print the JSON Schema of the driver's configuration (an integration's `config:`)."""
+    """Show the driver's configuration (an integration's `config:`): one row per field, or
+    with --output json its identity and the whole JSON Schema."""
     registry = discover_drivers()
     try:
-        schema = configuration_json_schema(registry.create(driver_type).get_configuration_schema())
+        driver = registry.create(driver_type)
+        schema = configuration_json_schema(driver.get_configuration_schema())
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG_INVALID) from None
-    typer.echo(json.dumps(schema, indent=2, sort_keys=False))
+    info = next(i for i in registry.infos() if i.type == driver_type)
+    if output is OutputFormat.JSON:
+        row = {
+            "type": info.type,
+            "name": info.name,
+            "version": info.version,
+            "config_schema": schema,
+        }
+        print_rows(output, (), [row])
+        return
+    title = f"{info.name} ({info.type} {info.version}): configuration"
+    print_rows(output, _SCHEMA_COLUMNS, _schema_rows(schema), title=title)
 
 
 @app.command("new")

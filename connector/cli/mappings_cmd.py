@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from connector.cli.cluster_target import ClusterTarget, ResolveTarget, cluster_options
 from connector.cli.options import CLUSTER_PANEL, DEFAULT_TOPICS, options_from
+from connector.cli.output import Column, OutputFormat, OutputOption, print_rows
 from connector.codec.errors import CodecError
 from connector.mapping_store import KafkaMappingStore, MappingRecord
 from contracts import IntegrationError
@@ -101,8 +102,9 @@ def get(
     entity_uuid: Annotated[str, typer.Argument(help="The entity's local uuid.")],
     target: ClusterTarget,
     timeout: Timeout = 120.0,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Print one entity's mapping as JSON (exit 3 if it has none)."""
+    """Show one entity's mapping (exit 3 if it has none); --output json: one JSON line."""
     stderr = Console(stderr=True)
     with _restored(stderr, target, timeout) as store:
         try:
@@ -112,16 +114,37 @@ def get(
     if record is None:
         stderr.print(f"no mapping for {entity_type}:{entity_uuid}", highlight=False)
         raise typer.Exit(EXIT_NOT_FOUND)
-    sys.stdout.write(orjson.dumps(_row(entity_type, entity_uuid, record)).decode() + "\n")
+    row = _row(entity_type, entity_uuid, record)
+    if output is OutputFormat.JSON:
+        print_rows(output, (), [row])
+        return
+    fields = [
+        {"field": key, "value": orjson.dumps(value).decode() if isinstance(value, dict) else value}
+        for key, value in row.items()
+    ]
+    title = f"{entity_type}:{entity_uuid}"
+    print_rows(output, _FIELD_COLUMNS, fields, title=title)
+
+
+_FIELD_COLUMNS = (Column("field", "field", wrap=False), Column("value", "value", min_width=20))
 
 
 @app.command()
 @options_from(_target, into="target")
-def count(target: ClusterTarget, timeout: Timeout = 120.0) -> None:
-    """Print the number of mappings."""
+def count(
+    target: ClusterTarget, timeout: Timeout = 120.0, output: OutputOption = OutputFormat.TABLE
+) -> None:
+    """Print the number of mappings (the bare number; --output json: a JSON line with the
+    integration and topic)."""
     stderr = Console(stderr=True)
     with _restored(stderr, target, timeout) as store:
-        sys.stdout.write(f"{store.count()}\n")
+        total = store.count()
+    if output is OutputFormat.JSON:
+        topic = target.topics.mapping_topic(target.integration_uuid)
+        row = {"integration": target.integration_uuid, "topic": topic, "count": total}
+        print_rows(output, (), [row])
+    else:
+        sys.stdout.write(f"{total}\n")
 
 
 @app.command()

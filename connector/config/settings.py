@@ -53,7 +53,7 @@ RESERVED_KAFKA_PROPERTIES: dict[str, str] = {
     "enable.auto.commit": "the runtime commits offsets itself, only for records that are done",
     "enable.auto.offset.store": "the runtime stores offsets itself once a batch is done",
     "group.id": "each integration consumes as its own group, <topics.group_prefix>.<uuid>",
-    "group.instance.id": "one process runs several groups; a shared static member id fences them",
+    "group.instance.id": "one process runs several groups; set kafka.group_instance_id instead",
     "group.protocol": "the runtime's revoke handling relies on the classic cooperative protocol",
     "partition.assignment.strategy": "the runtime relies on cooperative-sticky assignment",
     "enable.partition.eof": "the runtime sets it as its consumer loop needs",
@@ -155,6 +155,14 @@ class KafkaSettings(BaseModel):
     ssl_key_location: str | None = None
     ssl_key_password: SecretStr | None = None
     client_id: NonEmptyStr = "iec-connector"
+    group_instance_id: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None
+    ) = None
+    """Static group membership: a stable identity of this process (a StatefulSet pod's name,
+    e.g. ``${POD_NAME}``). Each integration's consumer joins as
+    ``<group_instance_id>.<integration uuid>``, so a restarted process gets its partitions
+    back at once instead of after the session timeout. Two live processes must never share
+    it (the broker fences the older one)."""
     extra: Annotated[dict[KafkaPropertyName, str], BeforeValidator(_property_values)] = Field(
         default_factory=dict,
         repr=False,  # may hold secrets (e.g. sasl.oauthbearer.*)
@@ -190,6 +198,12 @@ class KafkaSettings(BaseModel):
                         {"at": name},
                     )
         return self
+
+    def static_member_id(self, integration_uuid: str) -> str | None:
+        """The integration consumer's `group.instance.id` (None: dynamic membership)."""
+        if self.group_instance_id is None:
+            return None
+        return f"{self.group_instance_id}.{integration_uuid}"
 
     def client_config(self) -> dict[str, str]:
         """librdkafka properties common to all clients, secrets revealed: only to build clients."""

@@ -13,6 +13,7 @@ correct, e.g. ``acks=all``), then the logger and the error callback.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,11 +23,13 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
 from connector.kafka.errors import describe
+from connector.kafka.reachability import CLUSTER, quiet_connection_failure
 
 __all__ = [
     "ClientConfig",
     "ClientErrorLog",
     "ErrorCallback",
+    "LibrdkafkaLog",
     "Logger",
     "client_settings",
     "new_admin",
@@ -40,6 +43,24 @@ Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 ErrorCallback = Callable[[KafkaError], None]
 
 _SUMMARY_EVERY_S = 30.0
+_CONNECTION_CODES = frozenset({KafkaError._TRANSPORT, KafkaError._RESOLVE})
+_BROKERS_DOWN = re.compile(r"^(\d+)/(\d+) brokers are down")
+
+
+def _all_down(text: str) -> bool:
+    """librdkafka says "N/M brokers are down"; while reconnecting it may say "0/2"."""
+    match = _BROKERS_DOWN.match(text)
+    return match is None or match[1] == match[2]
+
+
+class LibrdkafkaLog(logging.LoggerAdapter[logging.Logger]):
+    """librdkafka's log lines (`log(level, "%s [%s] %s", facility, client, message)`) without
+    the failed-connection ones: the error callback reports those, once per outage."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if len(args) == 3 and quiet_connection_failure(str(args[0]), str(args[2])):
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class ClientErrorLog:
@@ -62,6 +83,13 @@ class ClientErrorLog:
     def __call__(self, error: KafkaError) -> None:
         self.last = error
         code = error.code()
+        # A broker outage is told once for the whole process (connector.kafka.reachability).
+        if code == KafkaError._ALL_BROKERS_DOWN:
+            if _all_down(error.str()):
+                CLUSTER.unreachable(describe(error))
+            return
+        if code in _CONNECTION_CODES and CLUSTER.connection_failed(describe(error)):
+            return
         now = time.monotonic()
         with self._lock:
             if now - self._logged_at.get(code, -self._interval_s) < self._interval_s:
@@ -87,7 +115,7 @@ def client_settings(
         **(defaults or {}),
         **client_config,
         **(settings or {}),
-        "logger": logger,
+        "logger": LibrdkafkaLog(logger if isinstance(logger, logging.Logger) else logger.logger),
         "error_cb": on_error if on_error is not None else ClientErrorLog(logger),
     }
 

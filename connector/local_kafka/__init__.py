@@ -6,7 +6,9 @@ on 9094 (super user `connector`, password from IEC_KAFKA_SCRAM_PASSWORD, default
 `connector-secret`; unprivileged `runtime`, IEC_KAFKA_RUNTIME_PASSWORD, default
 `runtime-secret`), SSL on 9095 (client certificate optional) and SSL on 9096 (client
 certificate required) with a test CA made at start, and StandardAuthorizer (ACLs) where only
-`runtime` is not a super user. CLI: `python -m connector.local_kafka up|down|status|logs`.
+`runtime` is not a super user. On request (`up --registry`, `ensure_registry()`) an Apicurio
+schema registry with the Confluent-compatible API at http://127.0.0.1:8081/apis/ccompat/v7.
+CLI: `python -m connector.local_kafka up|down|status|logs`.
 Standard library only (plus the `openssl` CLI for the certificates): usable before the
 project's dependencies are installed.
 """
@@ -29,6 +31,15 @@ from .launcher import (
     stop,
 )
 from .probe import broker_answers
+from .registry import (
+    APICURIO_VERSION,
+    DEFAULT_REGISTRY_PORT,
+    RegistryStatus,
+    ensure_registry,
+    registry_answers,
+    running_registry,
+    stop_registry,
+)
 from .settings import (
     DEFAULT_MTLS_PORT,
     DEFAULT_PORT,
@@ -41,9 +52,11 @@ from .settings import (
 )
 
 __all__ = [
+    "APICURIO_VERSION",
     "CLIENT_COMMON_NAME",
     "DEFAULT_MTLS_PORT",
     "DEFAULT_PORT",
+    "DEFAULT_REGISTRY_PORT",
     "DEFAULT_SASL_PORT",
     "DEFAULT_SSL_PORT",
     "KAFKA_VERSION",
@@ -51,16 +64,20 @@ __all__ = [
     "BrokerStatus",
     "CertificateError",
     "LocalKafkaError",
+    "RegistryStatus",
     "SaslEndpoint",
     "ScramUser",
     "TlsEndpoint",
     "TlsFiles",
     "broker_answers",
+    "ensure_registry",
     "ensure_running",
     "is_running",
     "log_path",
     "make_ca",
+    "registry_answers",
     "running_broker",
+    "running_registry",
     "runtime_sasl_endpoint",
     "runtime_scram_user",
     "sasl_bootstrap",
@@ -68,6 +85,7 @@ __all__ = [
     "scram_user",
     "state_dir",
     "stop",
+    "stop_registry",
     "super_users",
     "tls_endpoint",
 ]

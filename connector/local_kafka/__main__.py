@@ -14,6 +14,14 @@ from pathlib import Path
 
 from .launcher import BrokerStatus, LocalKafkaError, ensure_running, log_path, running_broker, stop
 from .probe import broker_answers
+from .registry import (
+    DEFAULT_REGISTRY_PORT,
+    ensure_registry,
+    registry_answers,
+    registry_log_path,
+    running_registry,
+    stop_registry,
+)
 from .settings import (
     DEFAULT_MTLS_PORT,
     DEFAULT_PORT,
@@ -81,6 +89,17 @@ def _describe(broker: BrokerStatus) -> list[str]:
     return [f"  {name:<15}{value}" for name, value in rows]
 
 
+def _report_failure(error: LocalKafkaError) -> int:
+    print(f"local-kafka: {error}", file=sys.stderr)
+    if error.log is not None:
+        tail = _tail(error.log, 30)
+        if tail:
+            print(f"--- last lines of {error.log} ---", file=sys.stderr)
+            sys.stderr.writelines(tail)
+        print(f"log: {error.log}", file=sys.stderr)
+    return 1
+
+
 def _up(args: argparse.Namespace) -> int:
     sasl_port = None if args.no_sasl else args.sasl_port
     try:
@@ -95,24 +114,25 @@ def _up(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             echo=True,
         )
+        registry_url = (
+            ensure_registry(args.registry_port, timeout=max(args.timeout, 180.0), echo=True)
+            if args.registry
+            else None
+        )
     except LocalKafkaError as error:
-        print(f"local-kafka: {error}", file=sys.stderr)
-        if error.log is not None:
-            tail = _tail(error.log, 30)
-            if tail:
-                print(f"--- last lines of {error.log} ---", file=sys.stderr)
-                sys.stderr.writelines(tail)
-            print(f"broker log: {error.log}", file=sys.stderr)
-        return 1
+        return _report_failure(error)
     broker = running_broker()
-    if broker is None:  # someone else's broker answers on the port
-        print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
-        return 0
-    print("\n".join(_environment(broker)))
+    # someone else's broker may answer on the port
+    lines = [f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}"] if broker is None else _environment(broker)
+    if registry_url is not None:
+        lines.append(f"SCHEMA_REGISTRY_URL={registry_url}")
+    print("\n".join(lines))
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
+    if stop_registry(grace=args.grace):
+        print("local-kafka: registry stopped")
     print("local-kafka: stopped" if stop(grace=args.grace) else "local-kafka: not running")
     return 0
 
@@ -128,11 +148,21 @@ def _status(_: argparse.Namespace) -> int:
     print("\n".join(_describe(broker)))
     print(f"  {'rss':<15}{rss}")
     print(f"  {'log':<15}{broker.log}")
+    registry = running_registry()
+    if registry is None:
+        print(f"  {'registry':<15}not running (`up --registry` starts it)")
+    else:
+        state = "answering" if registry_answers(registry.url, timeout=3.0) else "NOT answering"
+        registry_rss = (
+            "?" if registry.rss_bytes is None else f"{registry.rss_bytes / 2**20:.0f} MiB"
+        )
+        print(f"  {'registry':<15}{registry.url} (pid {registry.pid}, {state}, {registry_rss})")
+        print(f"  {'registry log':<15}{registry.log}")
     return 0 if answers else 1
 
 
 def _logs(args: argparse.Namespace) -> int:
-    path = log_path()
+    path = registry_log_path() if args.registry else log_path()
     if not path.exists():
         print(f"local-kafka: no log at {path}", file=sys.stderr)
         return 1
@@ -156,7 +186,8 @@ def _logs(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m connector.local_kafka",
-        description="Run a local single-node Apache Kafka broker assembled from Maven Central.",
+        description="Run a local single-node Apache Kafka broker (and, on request, an Apicurio "
+        "schema registry) assembled from Maven Central.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the broker (no-op if it runs)")
@@ -178,13 +209,20 @@ def _parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="wipe the data, make new certificates, format anew"
     )
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    up.add_argument(
+        "--registry", action="store_true", help="also start the schema registry (Apicurio)"
+    )
+    up.add_argument(
+        "--registry-port", type=int, default=DEFAULT_REGISTRY_PORT, help="schema registry port"
+    )
     up.set_defaults(handler=_up)
-    down = commands.add_parser("down", help="stop the broker")
+    down = commands.add_parser("down", help="stop the broker (and the registry)")
     down.add_argument("--grace", type=float, default=30.0, help="seconds before SIGKILL")
     down.set_defaults(handler=_down)
     status = commands.add_parser("status", help="exit 0 if the broker runs and answers")
     status.set_defaults(handler=_status)
     logs = commands.add_parser("logs", help="print the broker's log")
+    logs.add_argument("--registry", action="store_true", help="the registry's log instead")
     logs.add_argument("-n", "--lines", type=int, default=100)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(handler=_logs)

@@ -26,6 +26,7 @@ __all__ = [
     "default_home",
     "ensure_distribution",
     "find_executable",
+    "maven_copy_dependencies",
     "resource_path",
 ]
 
@@ -127,6 +128,25 @@ def _run_maven(mvn: str, home: Path, target: Path, offline: bool, log: Path) -> 
     return result.returncode == 0
 
 
+def maven_copy_dependencies(pom: bytes, home: Path, target: Path, *, echo: bool) -> None:
+    """Copy the dependencies `pom` declares into `target` (replaced), with Maven in `home`:
+    offline first (a warm ~/.m2 needs no network), then online; DistributionError if both fail.
+    """
+    mvn = find_executable("mvn")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "pom.xml").write_bytes(pom)
+    shutil.rmtree(target, ignore_errors=True)
+    log = home / "maven.log"
+    log.write_bytes(b"")
+    if _run_maven(mvn, home, target, True, log):
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    if echo:
+        print("local-kafka: not all artifacts are in ~/.m2, resolving online (first run)")
+    if not _run_maven(mvn, home, target, False, log):
+        raise DistributionError(f"Maven could not resolve {home.name}; see {log}")
+
+
 def ensure_distribution(home: Path | None = None, *, echo: bool = True) -> Distribution:
     """Return the broker's classpath, resolving it with Maven first if it is not cached.
 
@@ -139,27 +159,17 @@ def ensure_distribution(home: Path | None = None, *, echo: bool = True) -> Distr
     # 1. Cached?
     if distribution.is_complete():
         return distribution
-    mvn = find_executable("mvn")
     home_dir = distribution.home
-    home_dir.mkdir(parents=True, exist_ok=True)
     # 2. Resolve.
-    (home_dir / "pom.xml").write_bytes(_pom_bytes())
     partial = home_dir / "lib.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    log = home_dir / "maven.log"
-    log.write_bytes(b"")
     started = time.monotonic()
     if echo:
         print(f"local-kafka: assembling Apache Kafka {KAFKA_VERSION} with Maven into {home_dir}")
-    if not _run_maven(mvn, home_dir, partial, True, log):
-        shutil.rmtree(partial, ignore_errors=True)
-        if echo:
-            print("local-kafka: not all artifacts are in ~/.m2, resolving online (first run)")
-        if not _run_maven(mvn, home_dir, partial, False, log):
-            raise DistributionError(f"Maven could not resolve the broker; see {log}")
+    maven_copy_dependencies(_pom_bytes(), home_dir, partial, echo=echo)
     # 3. Verify and publish atomically.
     broker_jar = partial / f"kafka_2.13-{KAFKA_VERSION}.jar"
     if not broker_jar.is_file():
+        log = home_dir / "maven.log"
         raise DistributionError(f"Maven finished but {broker_jar.name} is missing; see {log}")
     (partial / _MARKER).write_text(_pom_digest() + "\n", "utf-8")
     shutil.rmtree(distribution.lib, ignore_errors=True)

@@ -105,9 +105,12 @@ def locked(directory: Path, name: str = ".lock") -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def spawn_detached(command: Sequence[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def spawn_detached(
+    command: Sequence[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start `command` in a session of its own with stdout+stderr to `log` (the previous
-    log is kept as `<log>.1`); Ctrl-C in the starting terminal does not reach it."""
+    log is kept as `<log>.1`); Ctrl-C in the starting terminal does not reach it. `env`
+    replaces the environment (default: inherited)."""
     if log.exists():
         log.replace(log.with_name(log.name + ".1"))
     with log.open("wb") as out:
@@ -118,6 +121,7 @@ def spawn_detached(command: Sequence[str], log: Path, cwd: Path) -> subprocess.P
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
     _children[process.pid] = process
     return process

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 
 from connector.codec import MutationCodec
 from connector.codec.configured import configured_codec
-from connector.config import ConnectorSettings, IntegrationSettings
+from connector.config import ConnectorSettings, IntegrationSettings, KafkaSettings
 from connector.dead_letters.headers import DeadLetterContext
 from connector.dead_letters.producer import DeadLetterProducer
 from connector.driver_registry import DriverRegistry
@@ -367,7 +367,7 @@ class ConnectorApp:
                     *(topics.mutation_topic(t) for t in entity_types),
                     topics.retry_topic(uuid),
                 ),
-                consumer_config=dict(client_config),
+                consumer_config=_consumer_config(client_config, settings.kafka, uuid),
                 batch=integration.batch,
                 concurrency=integration.concurrency,
                 ordering=integration.ordering,
@@ -469,3 +469,14 @@ async def _call_hook(driver: DriverContract, name: str) -> None:
     result = hook()
     if inspect.isawaitable(result):
         await result
+
+
+def _consumer_config(
+    client_config: dict[str, str], kafka: KafkaSettings, integration_uuid: str
+) -> dict[str, str]:
+    """The integration consumer's client settings: static membership when configured."""
+    config = dict(client_config)
+    member = kafka.static_member_id(integration_uuid)
+    if member is not None:
+        config["group.instance.id"] = member
+    return config

@@ -34,6 +34,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from connector.kafka.clients import ClientErrorLog, new_consumer
 from connector.kafka.errors import ErrorFamily, describe, family_of
+from connector.kafka.reachability import CLUSTER, brokers_up
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime import offset_map
 from connector.runtime.commit_tracker import CommitPoint, CommitTracker, TopicPartitionKey
@@ -217,6 +218,7 @@ class GroupConsumer:
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is None:
             self._metrics.commits.labels(self._label, "ok").inc()
+            CLUSTER.reachable()  # a sign of life ends an outage (ops: one story per outage)
             return
         if error.code() == KafkaError._NO_OFFSET:
             return
@@ -228,6 +230,7 @@ class GroupConsumer:
     # -- rebalance callbacks (inside consume) ---------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
+        CLUSTER.reachable()
         self._tracker.assign(keys, self._done_by_previous_owner(consumer, partitions))
         self._hooks.assigned(keys)
         self._repause = self.paused
@@ -306,6 +309,8 @@ class GroupConsumer:
             )
 
     def _on_stats(self, stats_json: str) -> None:
+        if CLUSTER.down and brokers_up(stats_json):
+            CLUSTER.reachable()
         for (topic, partition), lag in lag_from_stats(stats_json).items():
             self._metrics.consumer_lag.labels(self._label, topic, str(partition)).set(lag)
 

@@ -166,6 +166,9 @@ class IntegrationRunner:
         self._stopping = False
         # health
         self.assigned_once = False
+        self.partitions_lost = False
+        """The group took our partitions away (session timeout, e.g. a broker outage) and
+        has not given any back yet: not ready (ops: readiness follows assignment loss)."""
         self.last_beat = time.monotonic()
         self.failed: BaseException | None = None
         self.running = False
@@ -245,13 +248,15 @@ class IntegrationRunner:
 
     @property
     def ready(self) -> bool:
-        return self.assigned_once and self.failed is None
+        return self.assigned_once and not self.partitions_lost and self.failed is None
 
     # ---------------------------------------------------------------- rebalances --------
     def _assigned(self, keys: list[TopicPartitionKey]) -> None:
         if keys and self._on_assigned is not None:
             self._on_assigned()
         self.assigned_once = True
+        if keys:
+            self.partitions_lost = False
 
     def _revoking(self, keys: list[TopicPartitionKey]) -> None:
         """In the Kafka thread: quiesce the leaving partitions' work on the event loop."""
@@ -271,6 +276,8 @@ class IntegrationRunner:
         await self.dispatcher.quiesce(keys, self.settings.revoke_grace_s)
 
     def _lost(self, keys: list[TopicPartitionKey]) -> None:
+        if keys:
+            self.partitions_lost = True
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self.scheduler.drop_partitions, keys)

@@ -23,8 +23,8 @@ def test_drivers_list_shows_both() -> None:
 def test_drivers_show_prints_every_setting_with_a_description(
     driver: str, model: type[SqlConfig | WebhookConfig]
 ) -> None:
-    result = CliRunner().invoke(app, ["drivers", "show", driver])
+    result = CliRunner().invoke(app, ["drivers", "show", driver, "--output", "json"])
     assert result.exit_code == 0, result.output
-    schema = json.loads(result.output)
+    schema = json.loads(result.output)["config_schema"]
     assert set(schema["properties"]) == set(model.model_fields)
     assert all(p.get("description") for p in schema["properties"].values())

@@ -23,10 +23,18 @@ def test_list_shows_identity_and_supported_types(invoke: Invoke, driver_type: st
 
 
 def test_show_prints_the_configuration_json_schema(invoke: Invoke, driver_type: str) -> None:
-    result = invoke("drivers", "show", driver_type)
+    result = invoke("drivers", "show", driver_type, "--output", "json")
+    table = invoke("drivers", "show", driver_type)
 
     assert result.exit_code == 0, result.output
-    schema = json.loads(result.stdout)
+    (line,) = result.stdout.splitlines()
+    shown = json.loads(line)
+    assert list(shown) == ["type", "name", "version", "config_schema"]
+    assert (shown["type"], shown["version"]) == (driver_type, "3.1.4")
+    schema = shown["config_schema"]
+    assert table.exit_code == 0, table.output
+    assert "base_url" in table.stdout
+    assert "Where the API lives" in table.stdout
     assert schema["type"] == "object"
     assert set(schema["properties"]) == {"base_url", "api_key"}
     assert schema["properties"]["base_url"]["format"] == "uri"

@@ -61,9 +61,28 @@ def test_count_prints_the_number_of_mappings(
 def test_get_prints_one_mapping_as_json(
     filled: list[dict[str, Any]], kafka_bootstrap: str, topic_prefix: str, integration_uuid: str
 ) -> None:
-    result = _run(kafka_bootstrap, topic_prefix, integration_uuid, "get", "category", "c:1")
+    result = _run(
+        kafka_bootstrap,
+        topic_prefix,
+        integration_uuid,
+        "get",
+        "category",
+        "c:1",
+        "--output",
+        "json",
+    )
+    table = _run(kafka_bootstrap, topic_prefix, integration_uuid, "get", "category", "c:1")
+    counted = _run(kafka_bootstrap, topic_prefix, integration_uuid, "count", "--output", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == filled[2]
+    assert table.exit_code == 0, table.output
+    assert "external_id" in table.stdout
+    assert str(filled[2]["external_id"]) in table.stdout
+    assert json.loads(counted.stdout) == {
+        "integration": integration_uuid,
+        "topic": f"{topic_prefix}.{integration_uuid}",
+        "count": 3,
+    }
 
 
 def test_get_of_an_unmapped_entity_exits_3(
@@ -144,7 +163,7 @@ def test_every_command_reads_through_the_config_naming_the_integration_by_uuid_o
     env = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
 
     counted = _run_with(config, "count", *ref, env=env)
-    got = _run_with(config, "get", "category", "c:1", *ref, env=env)
+    got = _run_with(config, "get", "category", "c:1", *ref, "--output", "json", env=env)
     exported = _run_with(config, "export", *ref, env=env)
 
     assert counted.exit_code == 0, counted.output

@@ -1,0 +1,231 @@
+"""The fault suite's parts: connector processes, a broker of its own, and exact accounting.
+
+Accounting after a scenario, from what the recording driver wrote (one JSON line per handled
+batch, with the pid), the dead-letter topic and the group's committed offsets:
+
+- produced = handled + dead-lettered: every published (entity, version) was handled or
+  dead-lettered, nothing else was handled (at-least-once: a redelivery after a crash or a
+  rebalance is counted once, and reported as `redelivered`);
+- committed = end offsets on every partition once the last member stopped;
+- per-entity order: an entity's versions were handled one after the other (a redelivery may
+  start again from an older one, never skip one), and the last version handled of every
+  entity is its newest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector_env import ConnectorEnv
+from recording_driver import read_batches
+
+from connector import local_kafka
+from contracts import MutationData
+
+SUPPORT = Path(__file__).resolve().parent
+
+
+class ConnectorProcess:
+    """`iec-connector run` (with the test drivers) as a process of its own."""
+
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+        self.log = log
+        self._out = open(log, "ab")  # noqa: SIM115 - closed in wait()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SUPPORT / "connector_process.py"), str(config)],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook, nothing committed beyond what was."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.wait()
+
+    def terminate(self, timeout: float = 60) -> tuple[int, float]:
+        """SIGTERM once the runtime runs (its signal handlers are installed), and wait:
+        (exit code, seconds it took)."""
+        wait_for(lambda: self.up() or not self.alive(), "the connector to start", timeout=90)
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.wait(timeout)
+        return code, time.monotonic() - started
+
+    def wait(self, timeout: float = 60) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._out.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def up(self) -> bool:
+        """The runtime has started (it serves metrics and health)."""
+        return "metrics and health on" in self.output()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def handled_items(output: Path) -> list[tuple[str, int, int]]:
+    """(entity uuid, version, pid) of every handled mutation, in handling order."""
+    return [
+        (str(item[0]), int(item[2]), int(batch["pid"]))
+        for batch in read_batches(str(output))
+        for item in batch["batch"]
+    ]
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """What one scenario produced and what became of it."""
+
+    scenario: str
+    produced: int
+    handled: int
+    dead_lettered: int
+    redelivered: int
+    missing: int
+    unexpected: int
+    committed_equals_end: bool
+    order_violations: int
+    stale_finals: int
+
+    @property
+    def exact(self) -> bool:
+        return (
+            self.produced == self.handled + self.dead_lettered
+            and self.missing == 0
+            and self.unexpected == 0
+            and self.committed_equals_end
+            and self.order_violations == 0
+            and self.stale_finals == 0
+        )
+
+    def report(self) -> str:
+        verdict = "EXACT" if self.exact else "BROKEN"
+        return (
+            f"[chaos] {self.scenario}: produced={self.produced} handled={self.handled} "
+            f"dead-lettered={self.dead_lettered} (redelivered {self.redelivered}) "
+            f"missing={self.missing} unexpected={self.unexpected} "
+            f"committed=end:{'yes' if self.committed_equals_end else 'NO'} "
+            f"order-violations={self.order_violations} stale-finals={self.stale_finals} "
+            f"-> {verdict}"
+        )
+
+
+def caught_up(env: ConnectorEnv, topic: str, partitions: int) -> Callable[[], bool]:
+    """The group has committed every partition up to its end (nothing left to redeliver)."""
+
+    def check() -> bool:
+        ends = {p: end for p, end in env.end_offsets(topic, partitions).items() if end}
+        committed = env.committed(topic, partitions)
+        return {p: committed.get(p) for p in ends} == ends
+
+    return check
+
+
+def account(
+    scenario: str,
+    env: ConnectorEnv,
+    published: Sequence[MutationData],
+    topic: str,
+    partitions: int,
+    *,
+    bootstrap: str | None = None,
+) -> Accounting:
+    """The accounting of the module docstring (after every member has stopped)."""
+    items = handled_items(env.output)
+    expected = {(m.entity_uuid, m.version or 0) for m in published}
+    seen = {(uuid, version) for uuid, version, _ in items}
+    dead = env.topic_records(env.topics.dead_letter_topic(env.integration_uuid))
+    order_violations = 0
+    last: dict[str, int] = {}
+    final: dict[str, int] = {}
+    for uuid, version, _pid in items:
+        # In order: the next version, or a redelivery starting again from an older one; a
+        # step over a version, or a first version other than 1, is out of order.
+        previous = last.get(uuid, 0)
+        if version > previous + 1:
+            order_violations += 1
+        last[uuid] = version
+        final[uuid] = version
+    newest: dict[str, int] = {}
+    for uuid, version in expected:
+        newest[uuid] = max(version, newest.get(uuid, 0))
+    stale = sum(1 for uuid, version in final.items() if version != newest.get(uuid))
+    ends = {p: end for p, end in env.end_offsets(topic, partitions).items() if end}
+    committed = env.committed(topic, partitions)
+    return Accounting(
+        scenario=scenario,
+        produced=len(expected),
+        handled=len(seen & expected),
+        dead_lettered=dead,
+        redelivered=len(items) - len(seen),
+        missing=len(expected - seen) - dead,
+        unexpected=len(seen - expected),
+        committed_equals_end={p: committed.get(p) for p in ends} == ends,
+        order_violations=order_violations,
+        stale_finals=stale,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OwnBroker:
+    """A broker of the scenario's own (PLAINTEXT only, other ports, its own data), which it
+    may kill -9 and start again on the same data."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port, self.controller_port = free_port(), free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        local_kafka.ensure_running(
+            self.port,
+            sasl_port=None,
+            ssl_port=None,
+            mtls_port=None,
+            authorizer=False,
+            controller_port=self.controller_port,
+            directory=self.folder,
+            timeout=180,
+        )
+
+    def kill9(self) -> None:
+        """SIGKILL the broker's JVM: no controlled shutdown, no flushed logs."""
+        broker = local_kafka.running_broker(self.folder)
+        assert broker is not None, "the scenario's broker is not running"
+        os.kill(broker.pid, signal.SIGKILL)
+        wait_for(lambda: local_kafka.running_broker(self.folder) is None, "the broker to die")
+
+    def stop(self) -> None:
+        local_kafka.stop(self.folder, grace=10)
