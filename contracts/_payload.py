@@ -81,9 +81,7 @@ class JsonPayload:
 
     __slots__ = ("loads", "text")
 
-    def __init__(
-        self, text: bytes, loads: Callable[[bytes], FrozenDict] = _load_object
-    ) -> None:
+    def __init__(self, text: bytes, loads: Callable[[bytes], FrozenDict] = _load_object) -> None:
         self.text = text
         self.loads = loads
 
