@@ -5,7 +5,7 @@ client. The names below are the whole public surface.
 """
 
 from contracts._mutation import EntityTypes, MappingData, MutationData, Operation
-from contracts._payload import FrozenDict, FrozenList, thaw
+from contracts._payload import FrozenDict, FrozenList, JsonPayload, thaw
 from contracts.binding import BindableDriver, DriverBinding, IntegrationData, bind_driver
 from contracts.configuration import (
     RuleSchemaError,
@@ -65,6 +65,7 @@ __all__ = [
     "IntegrationContext",
     "IntegrationData",
     "IntegrationError",
+    "JsonPayload",
     "MappingData",
     "MappingServiceExtensions",
     "MutationData",

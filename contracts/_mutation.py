@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 
-from contracts._payload import FrozenDict, thaw
+from contracts._payload import FrozenDict, JsonPayload, thaw
 
 __all__ = ["EntityTypes", "MappingData", "MutationData", "Operation", "Payload"]
 
@@ -35,11 +35,11 @@ class EntityTypes(StrEnum):
         return tuple(member.value for member in cls)
 
 
-def _to_payload(value: Any) -> FrozenDict:
-    if type(value) is FrozenDict:
-        # Ownership transfer: a FrozenDict is taken as it is, without a copy. The codec
-        # hands over freshly decoded payloads this way (`FrozenDict(orjson.loads(...))`).
-        return value
+def _to_payload(value: Any) -> FrozenDict | JsonPayload:
+    if type(value) is FrozenDict or type(value) is JsonPayload:
+        # Ownership transfer: a FrozenDict is taken as it is, without a copy; a JsonPayload
+        # (the codec's) is kept as text until `MutationData.payload` is first read.
+        return value  # a JsonPayload is read back as a FrozenDict, see _Payload
     if isinstance(value, Mapping):
         # A deep copy (about 14 µs for a 1.5 KB payload): a caller that keeps changing its
         # dict, nested parts included, must not change the DTO. Nested containers are
@@ -94,6 +94,46 @@ class MutationData(BaseModel):
         return hash(
             (self.entity_type, self.entity_uuid, self.operation, self.event_id, self.version)
         )
+
+    # pydantic reads field values from __dict__ in these: a payload still held as JSON text
+    # is parsed first, so they see what `payload` returns.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MutationData):
+            _ = self.payload, other.payload
+        return super().__eq__(other)
+
+    def __iter__(self) -> Any:
+        _ = self.payload
+        return super().__iter__()
+
+    def __repr_args__(self) -> Any:
+        _ = self.payload
+        return super().__repr_args__()
+
+
+class _Payload:
+    """`MutationData.payload`: the field's value, a `JsonPayload` parsed on first read.
+
+    A data descriptor, so it is consulted before the instance's `__dict__` (where pydantic
+    keeps field values); serialising, copying and pickling read `__dict__` and keep (or,
+    through `thaw`, parse) the text.
+    """
+
+    def __get__(self, instance: MutationData | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        values = instance.__dict__
+        value = values["payload"]
+        if type(value) is JsonPayload:
+            value = values["payload"] = value.parse()
+        return value
+
+    def __set__(self, instance: MutationData, value: Any) -> None:
+        instance.__dict__["payload"] = value  # pydantic refuses assignment first (frozen)
+
+
+# After the class is built, so that pydantic still sees `payload` as a field.
+setattr(MutationData, "payload", _Payload())  # noqa: B010
 
 
 class MappingData(BaseModel):

@@ -1,4 +1,4 @@
-"""Read-only views of a mutation's JSON payload.
+"""Read-only views of a mutation's JSON payload, and the payload still as JSON text.
 
 `FrozenDict` and `FrozenList` are `dict`/`list` subclasses, so `json.dumps`, orjson, httpx and
 equality with plain containers keep working, but every mutating method raises `TypeError`.
@@ -7,14 +7,20 @@ Freezing is lazy: a nested container is wrapped the first time it is read and th
 cached in place. Decoding therefore costs one shallow copy of the top level, not a walk of the
 whole payload (the codec decodes tens of thousands of records per second; most drivers read a
 handful of fields).
+
+`JsonPayload` goes one step further: a payload that is still JSON object text, parsed into a
+`FrozenDict` when it is first read (`MutationData.payload`). The codec hands payloads over
+this way, so a record whose payload nobody reads never pays for parsing it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn, SupportsIndex, overload
 
-__all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
+from pydantic_core import from_json
+
+__all__ = ["FrozenDict", "FrozenList", "JsonPayload", "freeze", "thaw"]
 
 
 def _readonly(*_args: object, **_kwargs: object) -> NoReturn:
@@ -40,6 +46,8 @@ def thaw(value: Any) -> Any:
     """Return a deep, mutable copy of a (possibly frozen) JSON value."""
     # Fast paths for plain JSON containers (MutationData copies every caller's payload).
     cls = type(value)
+    if cls is JsonPayload:
+        return thaw(value.parse())
     if cls is dict:
         return {k: v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if cls is list:
@@ -53,6 +61,35 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [thaw(v) for v in value]
     return value
+
+
+def _load_object(text: bytes) -> FrozenDict:
+    value = from_json(text)
+    if type(value) is not dict:
+        raise ValueError("payload must be a JSON object")
+    return FrozenDict(value)
+
+
+class JsonPayload:
+    """A payload that is still JSON object text (UTF-8), parsed when first read.
+
+    `MutationData(payload=JsonPayload(text))` keeps the text; `mutation.payload` parses it
+    once (with `loads`, which must return a `FrozenDict` or raise) and keeps the result.
+    A text that is not a JSON object makes that first read raise `loads`' error (the codec's
+    is a permanent `CodecError`): whoever builds one should check what is cheap to check.
+    """
+
+    __slots__ = ("loads", "text")
+
+    def __init__(self, text: bytes, loads: Callable[[bytes], FrozenDict] = _load_object) -> None:
+        self.text = text
+        self.loads = loads
+
+    def parse(self) -> FrozenDict:
+        return self.loads(self.text)
+
+    def __repr__(self) -> str:
+        return f"JsonPayload({len(self.text)} bytes)"
 
 
 class FrozenDict(dict[str, Any]):

@@ -7,7 +7,8 @@ format with the writer schema looked up by id. `decode` detects the framing from
 bytes, so a consumer reads both.
 
 `payload` travels as a ``string`` holding UTF-8 JSON object text (readable by every Avro tool);
-it is parsed with orjson into a read-only `FrozenDict`, and must be a JSON object.
+it must be a JSON object, and is parsed with orjson into a read-only `FrozenDict` when first
+read (`contracts.JsonPayload`): a no-op or routing driver never pays for parsing it.
 
 Speed (bench/codec_bench.py): when the writer schema is the current one, the codec reads and
 writes through a *wire twin* of the schema with the same binary encoding: `payload` typed
@@ -36,7 +37,7 @@ from connector.codec.catalogue import CatalogueEntry, SchemaCatalogue, default_c
 from connector.codec.errors import CodecError, SchemaRegistryUnavailableError
 from connector.codec.framing import Framing, confluent_header, parse_header, single_object_header
 from connector.topics import TopicSettings
-from contracts import ConfigurationError, FrozenDict, MutationData
+from contracts import ConfigurationError, FrozenDict, JsonPayload, MutationData
 from schemas import load_schema, schema_text
 
 __all__ = ["MutationCodec"]
@@ -319,15 +320,45 @@ class MutationCodec:
         return _ReadPlan(entry.parsed, self._current.parsed, micros_occurred_at=False)
 
 
-def _to_mutation(record: dict[str, Any]) -> MutationData:
+def _load_payload(text: bytes | str) -> FrozenDict:
+    """The payload's JSON object text, parsed (`CodecError` ``payload-json`` if it is not)."""
     try:
-        payload = orjson.loads(record["payload"])
+        payload = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise CodecError("payload-json", f"payload is not JSON text: {exc}") from exc
     if type(payload) is not dict:
         kind = _JSON_KINDS.get(type(payload), "value")
         raise CodecError("payload-json", f"payload is a JSON {kind}, not an object")
-    record["payload"] = FrozenDict(payload)
+    return FrozenDict(payload)
+
+
+_JSON_SPACE = b" \t\r\n"
+
+
+def _lazy_payload(text: bytes | str) -> JsonPayload:
+    """The payload kept as text and parsed when a driver first reads it.
+
+    What is cheap is checked now, so that a payload that is not a JSON object at all fails
+    the decode (``payload-json``) as before: the text must be UTF-8 and look like an object
+    (``{`` … ``}``). Only a malformed object text (``{"a": }``) is found later: the driver's
+    first read of `payload` raises the same `CodecError`, a permanent failure that
+    dead-letters the record at stage ``handle``.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            _load_payload(data)  # raises the precise CodecError
+    if data[:1] != b"{" or data[-1:] != b"}":
+        stripped = data.strip(_JSON_SPACE)
+        if stripped[:1] != b"{" or stripped[-1:] != b"}":
+            _load_payload(data)  # raises the precise CodecError (or it is one after all)
+    return JsonPayload(data, _load_payload)
+
+
+def _to_mutation(record: dict[str, Any]) -> MutationData:
+    record["payload"] = _lazy_payload(record["payload"])
     try:
         return _validate(record)
     except ValidationError as exc:

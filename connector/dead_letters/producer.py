@@ -65,6 +65,10 @@ class DeadLetterProducer:
         )
         self._closed = False
 
+    def warm_up(self) -> None:
+        """Start the producer before the first dead letter (see `AckedProducer.warm_up`)."""
+        self._producer.warm_up([self.topic])
+
     async def send(self, record: ConsumedRecord, headers: Headers) -> None:
         """Write `record`'s key, value and timestamp with `headers`; return once acknowledged.
 

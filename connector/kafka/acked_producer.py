@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connector.kafka.clients import ClientConfig, ClientErrorLog, Logger, new_producer
 from connector.kafka.errors import error_of
@@ -358,6 +358,18 @@ class AckedProducer:
         )
         for index in range(start, len(call.records)):
             self._on_delivery(call, index, error, None)
+
+    def warm_up(self, topics: Sequence[str], timeout_s: float = 10.0) -> None:
+        """Start the producer now and fetch the topics' metadata, so the first write does
+        not pay for it: an idempotent producer's first write otherwise waits for its
+        producer id and the topic's leaders (hundreds of ms). Failures are left to the
+        first write to report."""
+        producer = self._current()
+        for topic in topics:
+            try:
+                producer.list_topics(topic, timeout=timeout_s)
+            except KafkaException as exc:
+                self._log.debug("%s: warm-up metadata of %s: %s", self.name, topic, exc)
 
     def _on_client_error(self, error: KafkaError) -> None:
         if error.fatal():

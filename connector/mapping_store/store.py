@@ -150,8 +150,13 @@ class KafkaMappingStore:
     def start(
         self, timeout_s: float | None = 60.0, *, create_topic: bool = True, follow: bool = True
     ) -> None:
-        """Check the topic, restore it, then keep tailing (`MappingTailReader.start`)."""
-        self._reader.start(timeout_s, create_topic=create_topic, follow=follow)
+        """Check the topic, restore it, then keep tailing (`MappingTailReader.start`); the
+        writer's producer starts meanwhile, so the first write does not wait for it."""
+        self._reader.start(None, create_topic=create_topic, follow=follow)
+        if follow:
+            self._writer.warm_up()
+        if timeout_s is not None:
+            self._reader.wait_ready(timeout_s)
 
     def wait_ready(self, timeout_s: float | None = None) -> None:
         """Block until restored; raise the restore's error, or `TransientError` on timeout

@@ -115,6 +115,10 @@ class MappingWriter:
         self._groups: dict[asyncio.AbstractEventLoop, _Group] = {}
         self._flushing: set[asyncio.Task[None]] = set()
 
+    def warm_up(self) -> None:
+        """Start the producer before the first write (see `AckedProducer.warm_up`)."""
+        self._producer.warm_up([self._topic])
+
     def write(self, changes: Sequence[Change]) -> None:
         """Write `changes` as one flush; return once all are acknowledged and applied."""
         if not changes:

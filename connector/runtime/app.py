@@ -23,6 +23,7 @@ signal aborts at once (exit code 130) without waiting for anything.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import inspect
 import logging
@@ -66,6 +67,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_ABORTED = 130
 _STUCK_AFTER_S = 60.0
+_STUCK_CALL_AFTER_S = 300.0
 _GAUGE_INTERVAL_S = 5.0
 _SYNC_TIMEOUT_S = 10.0
 
@@ -132,10 +134,9 @@ class ConnectorApp:
             done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
             failed = [t for t in tasks if t in done and t.exception() is not None]
             if failed and not self._stop.is_set():
-                # A fatal integration stops only itself; the others keep running until a
-                # signal, and /healthz reports the failure so an orchestrator can react.
-                for task in failed:
-                    log.critical("integration stopped: %s", task.exception())
+                # A fatal integration stops only itself (each is logged as it stops, see
+                # `_report_failure`); the others keep running until a signal, and /healthz
+                # reports the failure so an orchestrator can react.
                 await self._stop.wait()
             stop.cancel()
             await self._shutdown()
@@ -155,15 +156,25 @@ class ConnectorApp:
         return self._health.port if self._health is not None else None
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Not alive: an integration failed, its poll loop stopped turning, or a sync driver
+        call has run past its timeout by more than `_STUCK_CALL_AFTER_S` (a hung thread
+        holds its records forever; a restart is the only way to get them handled)."""
         now = time.monotonic()
         details: dict[str, Any] = {}
         ok = True
         for i in self._integrations:
             runner = i.runner
-            stuck = runner.running and now - runner.last_beat > _STUCK_AFTER_S
-            alive = runner.failed is None and not stuck
-            details[i.settings.name] = "ok" if alive else ("stuck" if stuck else "failed")
-            ok = ok and alive
+            overdue_since = i.invoker.overdue_since
+            if runner.failed is not None:
+                state = "failed"
+            elif runner.running and now - runner.last_beat > _STUCK_AFTER_S:
+                state = "stuck"
+            elif overdue_since is not None and now - overdue_since > _STUCK_CALL_AFTER_S:
+                state = "driver call hung"
+            else:
+                state = "ok"
+            details[i.settings.name] = state
+            ok = ok and state == "ok"
         return ok, {"integrations": details}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
@@ -199,7 +210,9 @@ class ConnectorApp:
             *(
                 asyncio.to_thread(i.store.start, None, create_topic=create)
                 for i in self._integrations
-            )
+            ),
+            # The dead-letter producers start meanwhile: the first dead letter does not wait.
+            *(asyncio.to_thread(i.dead_letters.warm_up) for i in self._integrations),
         )
         for i in self._integrations:
             await asyncio.to_thread(i.store.wait_ready, None)
@@ -228,6 +241,7 @@ class ConnectorApp:
         self._gauges = asyncio.create_task(self._refresh_gauges(), name="gauges")
         for i in self._integrations:
             i.task = asyncio.create_task(i.runner.run(), name=f"integration-{i.settings.name}")
+            i.task.add_done_callback(functools.partial(_report_failure, i.settings.name))
         if settings.metrics.enabled:
             self._health = HealthServer(
                 settings.metrics.host,
@@ -425,6 +439,12 @@ def _mapping_barrier(store: KafkaMappingStore, name: str) -> None:
             name,
             _SYNC_TIMEOUT_S,
         )
+
+
+def _report_failure(name: str, task: asyncio.Task[None]) -> None:
+    """Log an integration that stopped on an error, whenever it happens (even during a stop)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.critical("integration %s stopped: %s", name, error)
 
 
 def _tune_garbage_collector() -> None:

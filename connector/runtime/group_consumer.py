@@ -41,9 +41,9 @@ from connector.runtime.commit_tracker import CommitPoint, CommitTracker, TopicPa
 from connector.runtime.lag import lag_from_stats
 from contracts import ConfigurationError
 
-__all__ = ["ConsumerHooks", "GroupConsumer"]
+__all__ = ["CONSUME_BATCH", "ConsumerHooks", "GroupConsumer"]
 
-_CONSUME_BATCH = 1000
+CONSUME_BATCH = 1000
 _CONSUME_TIMEOUT_S = 0.1
 
 
@@ -113,7 +113,15 @@ class GroupConsumer:
             group_id=self._group_id,
             logger=logger,
             on_error=self._on_client_error,
-            defaults={"auto.offset.reset": "earliest", "statistics.interval.ms": 15000},
+            defaults={
+                "auto.offset.reset": "earliest",
+                "statistics.interval.ms": 15000,
+                # A fetch of partitions that have nothing new waits this long on the broker:
+                # after an assignment, the first fetch often holds only those (the others
+                # are still resolving their offsets), so 500 ms (the default) delayed the
+                # first records by that much.
+                "fetch.wait.max.ms": 100,
+            },
             settings={
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
@@ -145,7 +153,7 @@ class GroupConsumer:
                 else:
                     consumer.resume(assignment)
             self._repause = False
-        return consumer.consume(_CONSUME_BATCH, _CONSUME_TIMEOUT_S)
+        return consumer.consume(CONSUME_BATCH, _CONSUME_TIMEOUT_S)
 
     def commit_due(self) -> None:
         """Commit what finished if the interval has passed (no fetch)."""

@@ -39,7 +39,7 @@ from connector.runtime.commit_tracker import ALREADY_DONE, CommitTracker, TopicP
 from connector.runtime.decoding import RecordDecoder
 from connector.runtime.dispatch import Dispatcher
 from connector.runtime.flow_control import FlowControl, FlowDecision
-from connector.runtime.group_consumer import ConsumerHooks, GroupConsumer
+from connector.runtime.group_consumer import CONSUME_BATCH, ConsumerHooks, GroupConsumer
 from connector.runtime.handling import WorkHandler
 from connector.runtime.scheduling import KeyScheduler
 from contracts import ConfigurationError
@@ -296,8 +296,9 @@ class IntegrationRunner:
             if pause is not None:
                 self._metrics.paused.labels(self._label).set(1 if pause else 0)
             messages: list[Message] = await consumer.call(consumer.step, pause)
-            # Nothing arrived for a whole consume: partial works need not linger any more.
-            scheduler.flush_partial(not messages)
+            # A consume that did not fill up waited its whole timeout: nothing more is
+            # queued right now, so partial works need not linger for more.
+            scheduler.flush_partial(len(messages) < CONSUME_BATCH)
             if not messages or self._stopping:
                 self.dispatcher.wakeup.set()
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from io import BytesIO
@@ -25,7 +26,7 @@ from connector.codec import (
 )
 from connector.codec.framing import confluent_header, single_object_header
 from connector.topics import TopicSettings
-from contracts import ConfigurationError, FrozenDict, MutationData, thaw
+from contracts import ConfigurationError, FrozenDict, JsonPayload, MutationData, thaw
 from schemas import load_schema, schema_text
 
 REUSABLE_FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -412,3 +413,40 @@ def test_unreachable_registry_on_encode_is_transient(
 
     with pytest.raises(SchemaRegistryUnavailableError):
         codec.encode(product())
+
+
+# -- the payload is parsed when first read ---------------------------------------------------
+
+
+def test_the_payload_is_parsed_only_when_first_read(single_object_codec: MutationCodec) -> None:
+    original = product()
+    decoded = single_object_codec.decode(single_object_codec.encode(original))
+    stored = decoded.__dict__
+    assert isinstance(stored["payload"], JsonPayload)  # still text
+    assert decoded == original  # equality, repr, dumps see the parsed payload
+    assert decoded.payload == original.payload
+    assert type(decoded.payload) is FrozenDict
+    kept: object = stored["payload"]
+    assert kept is decoded.payload  # parsed once, then kept
+
+
+def test_a_lazy_payload_serialises_copies_and_pickles_like_a_parsed_one(
+    single_object_codec: MutationCodec,
+) -> None:
+    original = product()
+    data = single_object_codec.encode(original)
+    assert single_object_codec.decode(data).model_dump() == original.model_dump()
+    assert single_object_codec.decode(data).model_dump_json() == original.model_dump_json()
+    assert repr(single_object_codec.decode(data)) == repr(original)
+    assert dict(single_object_codec.decode(data)) == dict(original)
+    assert pickle.loads(pickle.dumps(single_object_codec.decode(data))) == original
+    assert copy.deepcopy(single_object_codec.decode(data)).payload == original.payload
+
+
+def test_a_malformed_object_payload_fails_when_first_read(
+    single_object_codec: MutationCodec,
+) -> None:
+    decoded = single_object_codec.decode(single_object(raw_record(payload='{"sku": }')))
+    with pytest.raises(CodecError) as caught:
+        _ = decoded.payload
+    assert caught.value.reason == "payload-json"
