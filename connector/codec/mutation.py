@@ -25,7 +25,7 @@ import copy
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import orjson
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -259,7 +259,10 @@ class MutationCodec:
         body = BytesIO(data)
         body.seek(offset)
         try:
-            record = cast(dict[str, Any], schemaless_reader(body, plan.writer, plan.reader))
+            value = schemaless_reader(body, plan.writer, plan.reader)
+            if type(value) is not dict:  # the schema is a record: never happens
+                raise ValueError(f"the body decoded to {type(value).__name__}, not a record")
+            record: dict[str, Any] = value
             if plan.micros_occurred_at and record["occurred_at"] is not None:
                 record["occurred_at"] = _EPOCH + timedelta(microseconds=record["occurred_at"])
         except SchemaResolutionError as exc:

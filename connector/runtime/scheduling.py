@@ -121,14 +121,19 @@ class KeyScheduler:
     def add(self, record: ConsumedRecord, now: float) -> None:
         """Queue a fetched record behind the earlier records of its key."""
         key = self._key_of(record)
-        state = self._keys.get(key)
-        if state is None:
-            state = self._keys[key] = _Key(key, now)
         size = record.size
-        state.queue.append(record)
-        state.bytes += size
         self.queued_records += 1
         self.queued_bytes += size
+        state = self._keys.get(key)
+        if state is None:
+            # The common case (a key not held yet): a new key, ready at once.
+            state = self._keys[key] = _Key(key, now)
+            state.queue.append(record)
+            state.bytes = size
+            self._make_ready(state, now)
+            return
+        state.queue.append(record)
+        state.bytes += size
         if state.busy or state.blocked_until:
             return
         if len(state.queue) == 1:

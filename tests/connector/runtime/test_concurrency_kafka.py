@@ -18,6 +18,7 @@ import pytest
 from connector_env import ConnectorEnv, product_mutations, run_until
 from timed_driver import SyncTimedBatchDriver, SyncTimedDriver, TimedDriver, read_calls
 
+from connector.codec import MutationCodec
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.runtime.app import EXIT_OK, ConnectorApp
@@ -29,6 +30,7 @@ REGISTRY = DriverRegistry.from_classes(
     {"timed": TimedDriver, "timed-sync": SyncTimedDriver, "timed-sync-batch": SyncTimedBatchDriver}
 )
 SUPPORT = Path(__file__).resolve().parents[2] / "support"
+CODEC = MutationCodec()
 
 
 def app_for(config: Path) -> ConnectorApp:
@@ -303,3 +305,45 @@ async def test_concurrency_setting_runs_calls_in_parallel(connector_env: Connect
     calls = done_calls(out)
     span = max(c["e"] for c in calls) - min(c["s"] for c in calls)
     assert span < 2.5, f"40 calls of 100 ms over 8 keys took {span:.1f} s"
+
+
+async def test_partition_ordering_keeps_each_partition_in_offset_order(
+    connector_env: ConnectorEnv,
+) -> None:
+    env = connector_env
+    env.create_mutation_topics(["product"], partitions=3)
+    mutations = product_mutations(30, 4)
+    env.publish(mutations)
+    topic = env.topics.mutation_topic("product")
+    where: dict[tuple[str, int | None], tuple[int, int]] = {}
+    for message in env.read(topic):
+        decoded = CODEC.decode(message.value())
+        partition, offset = message.partition(), message.offset()
+        assert partition is not None
+        assert offset is not None
+        where[(decoded.entity_uuid, decoded.version)] = (partition, offset)
+    out = env.tmp / "calls.jsonl"
+    config = env.config(
+        driver="timed",
+        driver_config={"output_path": str(out), "min_ms": 0, "max_ms": 20},
+        concurrency=8,
+        ordering="partition",
+    )
+    app = app_for(config)
+    code = await run_until(app, lambda: len(done_calls(out)) >= len(mutations))
+    assert code == EXIT_OK
+    by_partition: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for call in done_calls(out):
+        partition, offset = where[(call["u"], call["v"])]
+        by_partition[partition].append((call["e"], offset))
+    assert len(by_partition) == 3
+    for partition, finished in by_partition.items():
+        offsets = [offset for _, offset in sorted(finished)]
+        assert offsets == sorted(offsets), f"partition {partition} out of order"
+    # one call at a time per partition: no two calls of a partition overlapped
+    calls = done_calls(out)
+    for partition in by_partition:
+        mine = sorted(
+            (c for c in calls if where[(c["u"], c["v"])][0] == partition), key=lambda c: c["s"]
+        )
+        assert all(a["e"] <= b["s"] for a, b in itertools.pairwise(mine))
