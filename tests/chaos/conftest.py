@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chaos_harness import Accounting, ConnectorProcess, OwnBroker
+from chaos_harness import Accounting, OwnBroker
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from connector_env import ConnectorEnv, make_env
+from connector_member import ConnectorProcess
 
 _REPORTS: list[Accounting] = []
 

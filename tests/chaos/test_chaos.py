@@ -14,15 +14,14 @@ import pytest
 import yaml
 from chaos_harness import (
     Accounting,
-    ConnectorProcess,
     OwnBroker,
     account,
     caught_up,
     free_port,
     handled_items,
-    wait_for,
 )
 from connector_env import ConnectorEnv, product_mutations
+from connector_member import ConnectorProcess, wait_for
 
 from contracts import MutationData
 

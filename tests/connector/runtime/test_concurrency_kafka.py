@@ -4,10 +4,6 @@ timeouts without overlap, and what a SIGKILL costs."""
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -16,6 +12,7 @@ from typing import Any
 
 import pytest
 from connector_env import ConnectorEnv, product_mutations, run_until
+from connector_member import ConnectorProcess, wait_for
 from timed_driver import SyncTimedBatchDriver, SyncTimedDriver, TimedDriver, read_calls
 
 from connector.codec import MutationCodec
@@ -177,37 +174,9 @@ async def test_a_call_past_its_timeout_is_never_overlapped_by_a_retry(
 
 
 # ------------------------------------------------------------------------- processes ---------
-class Member:
-    """`iec-connector run` in a child process, with the test drivers registered."""
-
-    def __init__(self, config: Path, log: Path) -> None:
-        self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed in wait()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SUPPORT / "connector_process.py"), str(config)],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ),
-        )
-
-    def kill(self) -> float:
-        killed_at = time.time()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-        self._out.close()
-        return killed_at
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(60)
-        finally:
-            self._out.close()
-
-
 @pytest.fixture
-def members() -> Iterator[list[Member]]:
-    started: list[Member] = []
+def members() -> Iterator[list[ConnectorProcess]]:
+    started: list[ConnectorProcess] = []
     yield started
     for member in started:
         if member.proc.poll() is None:
@@ -219,15 +188,8 @@ def handled_at_least(out: Path, count: int) -> Callable[[], bool]:
     return lambda: len(done_calls(out)) >= count
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_sigkill_mid_flight_at_concurrency_64_loses_nothing_and_redelivers_little(
-    connector_env: ConnectorEnv, members: list[Member], tmp_path: Path
+    connector_env: ConnectorEnv, members: list[ConnectorProcess], tmp_path: Path
 ) -> None:
     """Three SIGKILLs while 64 calls are in flight; after each restart every mutation is
     handled at least once, and a kill redelivers at most what finished since the last
@@ -250,15 +212,18 @@ def test_sigkill_mid_flight_at_concurrency_64_loses_nothing_and_redelivers_littl
     commit_interval_s = 0.2
     kills: list[tuple[int, float]] = []
     for round_ in range(3):
-        member = Member(config, tmp_path / f"member-{round_}.log")
+        member = ConnectorProcess(config, tmp_path / f"member-{round_}.log")
         members.append(member)
         wait_for(handled_at_least(out, len(done_calls(out)) + 1200), f"member {round_} at work")
-        kills.append((member.proc.pid, member.kill()))
-    last = Member(config, tmp_path / "last.log")
+        killed_at = time.time()
+        member.kill()
+        kills.append((member.pid, killed_at))
+    last = ConnectorProcess(config, tmp_path / "last.log")
     members.append(last)
     expected = {(m.entity_uuid, m.version) for m in mutations}
     wait_for(lambda: {(c["u"], c["v"]) for c in done_calls(out)} >= expected, "catch-up", 120)
-    assert last.stop() == 0, last.log.read_text()
+    code, _ = last.terminate()
+    assert code == 0, last.output()
 
     calls = done_calls(out)
     assert {(c["u"], c["v"]) for c in calls} == expected

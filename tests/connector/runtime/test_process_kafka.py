@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from connector_env import ConnectorEnv, product_mutations
+from connector_member import ConnectorProcess, wait_for
 from recording_driver import read_batches
 
 from connector.local_kafka import SaslEndpoint
@@ -23,33 +24,9 @@ pytestmark = pytest.mark.kafka
 SUPPORT = Path(__file__).resolve().parents[2] / "support"
 
 
-class Process:
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
-        self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed in wait()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SUPPORT / "connector_process.py"), str(config)],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 60) -> int:
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self._out.close()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
+def processes() -> Iterator[list[ConnectorProcess]]:
+    started: list[ConnectorProcess] = []
     yield started
     for p in started:
         if p.proc.poll() is None:
@@ -66,15 +43,8 @@ def handled_items(path: Path) -> list[tuple[str, int, int]]:
     ]
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def test_killed_connector_restarts_and_every_mutation_is_handled_at_least_once(
-    connector_env: ConnectorEnv, processes: list[Process], tmp_path: Path
+    connector_env: ConnectorEnv, processes: list[ConnectorProcess], tmp_path: Path
 ) -> None:
     env = connector_env
     env.create_mutation_topics(["product"], partitions=3)
@@ -86,7 +56,7 @@ def test_killed_connector_restarts_and_every_mutation_is_handled_at_least_once(
         driver_config={"output_path": str(env.output), "sleep_ms": 25}, concurrency=1
     )
 
-    first = Process(config, tmp_path / "first.log")
+    first = ConnectorProcess(config, tmp_path / "first.log")
     processes.append(first)
     wait_for(lambda: len(handled_items(env.output)) >= 300, "the first process to handle some")
     first.signal(signal.SIGKILL)
@@ -94,7 +64,7 @@ def test_killed_connector_restarts_and_every_mutation_is_handled_at_least_once(
     handled_before_crash = len(handled_items(env.output))
     assert handled_before_crash < len(mutations), "killed too late to prove anything"
 
-    second = Process(config, tmp_path / "second.log")
+    second = ConnectorProcess(config, tmp_path / "second.log")
     processes.append(second)
     wait_for(lambda: {(u, v) for u, v, _ in handled_items(env.output)} >= expected, "catch-up")
     second.signal(signal.SIGTERM)
@@ -107,14 +77,14 @@ def test_killed_connector_restarts_and_every_mutation_is_handled_at_least_once(
 
 
 def test_two_processes_in_one_group_split_the_partitions_and_handle_everything(
-    connector_env: ConnectorEnv, processes: list[Process], tmp_path: Path
+    connector_env: ConnectorEnv, processes: list[ConnectorProcess], tmp_path: Path
 ) -> None:
     env = connector_env
     env.create_mutation_topics(["product"], partitions=6)
     mutations = product_mutations(600, 3)
     config = env.config(driver_config={"output_path": str(env.output), "sleep_ms": 30})
-    a = Process(config, tmp_path / "a.log")
-    b = Process(config, tmp_path / "b.log")
+    a = ConnectorProcess(config, tmp_path / "a.log")
+    b = ConnectorProcess(config, tmp_path / "b.log")
     processes += [a, b]
     # Both must own partitions before the data arrives (then both handle records).
     topic = env.topics.mutation_topic("product")
@@ -144,7 +114,7 @@ def test_two_processes_in_one_group_split_the_partitions_and_handle_everything(
 
 
 def test_sigterm_lets_the_in_flight_batch_finish_commits_and_exits_zero(
-    connector_env: ConnectorEnv, processes: list[Process], tmp_path: Path
+    connector_env: ConnectorEnv, processes: list[ConnectorProcess], tmp_path: Path
 ) -> None:
     env = connector_env
     env.create_mutation_topics(["product"], partitions=1)
@@ -154,7 +124,7 @@ def test_sigterm_lets_the_in_flight_batch_finish_commits_and_exits_zero(
         driver_config={"output_path": str(env.output), "sleep_ms": 2000},
         batch={"max_records": 100, "linger_ms": 500},
     )
-    proc = Process(config, tmp_path / "run.log")
+    proc = ConnectorProcess(config, tmp_path / "run.log")
     processes.append(proc)
     wait_for(lambda: "assigned" in proc.output(), "assignment")
     time.sleep(1.2)  # the batch is in flight now (linger 0.5 s + part of the 2 s)
@@ -195,7 +165,10 @@ def test_bad_config_exits_2_and_names_the_field(connector_env: ConnectorEnv) -> 
 
 
 def test_connector_works_through_sasl_scram_with_credentials_from_the_environment(
-    connector_env: ConnectorEnv, kafka_sasl: SaslEndpoint, processes: list[Process], tmp_path: Path
+    connector_env: ConnectorEnv,
+    kafka_sasl: SaslEndpoint,
+    processes: list[ConnectorProcess],
+    tmp_path: Path,
 ) -> None:
     env = connector_env
     env.create_mutation_topics(["product"], partitions=1)
@@ -210,7 +183,9 @@ def test_connector_works_through_sasl_scram_with_credentials_from_the_environmen
         }
     )
     assert kafka_sasl.password not in config.read_text()
-    proc = Process(config, tmp_path / "sasl.log", env={"TEST_SASL_PASSWORD": kafka_sasl.password})
+    proc = ConnectorProcess(
+        config, tmp_path / "sasl.log", env={"TEST_SASL_PASSWORD": kafka_sasl.password}
+    )
     processes.append(proc)
     wait_for(lambda: len(handled_items(env.output)) >= 30, "handling over SASL")
     proc.signal(signal.SIGTERM)
@@ -242,7 +217,7 @@ def test_wrong_sasl_password_stops_the_start_with_a_clear_message_without_the_pa
 
 
 def test_a_member_joining_mid_run_takes_over_partitions_without_redoing_handled_work(
-    connector_env: ConnectorEnv, processes: list[Process], tmp_path: Path
+    connector_env: ConnectorEnv, processes: list[ConnectorProcess], tmp_path: Path
 ) -> None:
     """The revoke protocol commits what the leaving owner finished (and librdkafka's own
     commit of the stored offset must not roll it back): the new owner starts after it."""
@@ -255,10 +230,10 @@ def test_a_member_joining_mid_run_takes_over_partitions_without_redoing_handled_
         batch={"max_records": 20, "linger_ms": 20},
         concurrency=1,  # ~7 s of work: the second member joins mid-run
     )
-    first = Process(config, tmp_path / "first.log")
+    first = ConnectorProcess(config, tmp_path / "first.log")
     processes.append(first)
     wait_for(lambda: len(handled_items(env.output)) >= 200, "the first member to get going")
-    second = Process(config, tmp_path / "second.log")
+    second = ConnectorProcess(config, tmp_path / "second.log")
     processes.append(second)
     expected = {(m.entity_uuid, m.version) for m in mutations}
     wait_for(lambda: {(u, v) for u, v, _ in handled_items(env.output)} >= expected, "catch-up")
