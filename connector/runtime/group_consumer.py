@@ -30,7 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from connector.kafka.clients import ClientErrorLog, new_consumer
 from connector.kafka.errors import ErrorFamily, describe, family_of
@@ -44,7 +52,18 @@ from contracts import ConfigurationError
 __all__ = ["CONSUME_BATCH", "ConsumerHooks", "GroupConsumer"]
 
 CONSUME_BATCH = 1000
-_CONSUME_TIMEOUT_S = 0.1
+_RESET_OFFSETS = {
+    "earliest": OFFSET_BEGINNING,
+    "smallest": OFFSET_BEGINNING,
+    "beginning": OFFSET_BEGINNING,
+    "latest": OFFSET_END,
+    "largest": OFFSET_END,
+    "end": OFFSET_END,
+}
+"""Where a partition without a committed offset starts, per `auto.offset.reset` (the runtime's
+default is ``earliest``; another policy leaves the assignment to librdkafka)."""
+_CONSUME_TIMEOUT_S = 0.05
+"""A consume returns at once with a full batch, else after this: the latency a trickle sees."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,26 +248,53 @@ class GroupConsumer:
 
     # -- rebalance callbacks (inside consume) ---------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Assign protocol, before the partitions are fetched.
+
+        1. Read their committed offsets (with the offset map of finished records above them).
+        2. Track them, skipping what the previous owner finished; the runner's hook runs
+           (the mapping store's read barrier).
+        3. Assign them at the committed offsets ourselves: librdkafka would otherwise ask the
+           coordinator for the same offsets again before the first fetch.
+        """
         keys = [(tp.topic, tp.partition) for tp in partitions]
         CLUSTER.reachable()
-        self._tracker.assign(keys, self._done_by_previous_owner(consumer, partitions))
+        # 1. committed offsets
+        committed = self._committed(consumer, partitions)
+        # 2. track
+        self._tracker.assign(keys, self._done_by_previous_owner(committed))
         self._hooks.assigned(keys)
+        # 3. assign at the committed offsets (a partition without one: the reset policy)
+        policy = str(self._client_config.get("auto.offset.reset", "earliest"))
+        reset = _RESET_OFFSETS.get(policy)
+        if committed and reset is not None:
+            consumer.incremental_assign(
+                [
+                    TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else reset)
+                    for tp in committed
+                ]
+            )
         self._repause = self.paused
         self._metrics.rebalances.labels(self._label, "assign").inc()
         self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
         self.log.info("assigned %s", _fmt(keys))
 
-    def _done_by_previous_owner(
+    def _committed(
         self, consumer: Consumer, partitions: list[TopicPartition]
-    ) -> dict[TopicPartitionKey, set[int]]:
-        """The finished offsets above each partition's committed position (its metadata)."""
+    ) -> list[TopicPartition]:
+        """The partitions' committed offsets and metadata ([] if they cannot be read)."""
         if not partitions:
-            return {}
+            return []
         try:
-            committed = consumer.committed(partitions, timeout=10)
+            committed: list[TopicPartition] = consumer.committed(partitions, timeout=10)
         except KafkaException as exc:
             self.log.warning("committed offsets unreadable (%s): finished records come again", exc)
-            return {}
+            return []
+        return committed
+
+    def _done_by_previous_owner(
+        self, committed: list[TopicPartition]
+    ) -> dict[TopicPartitionKey, set[int]]:
+        """The finished offsets above each partition's committed position (its metadata)."""
         done: dict[TopicPartitionKey, set[int]] = {}
         for tp in committed:
             if tp.offset >= 0 and tp.metadata:
