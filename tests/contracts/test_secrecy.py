@@ -158,7 +158,10 @@ def test_declared_paths_are_secret_whatever_their_name() -> None:
         ("https://user:pa@ss-Wd1234@host?next=a@b", ["pa@ss-Wd1234"]),
         ("https://user:pa@ss-Wd1234@host/p?next=http://c:d@e", ["pa@ss-Wd1234", "d"]),
         ("https://host/p?next=a:b@c", []),
-        ("https://acct.blob.core.test/c?sv=2022&sig=Az-Sas-Sig%2B1", ["Az-Sas-Sig%2B1", "Az-Sas-Sig+1"]),
+        (
+            "https://acct.blob.core.test/c?sv=2022&sig=Az-Sas-Sig%2B1",
+            ["Az-Sas-Sig%2B1", "Az-Sas-Sig+1"],
+        ),
         ("https://shop.test/?session=Sess-1234-abcd&page=2", ["Sess-1234-abcd"]),
         ("auth=Basic-Zm9vOmJhcg; path=/", ["Basic-Zm9vOmJhcg"]),
         ("https://shop.test/api?access_token=abc123&page=2", ["abc123"]),
