@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from registry_stub import RegistryStub
 from typer.testing import CliRunner
 
@@ -414,15 +414,17 @@ async def test_replay_refuses_any_target_but_the_integrations_retry_topic(
 
 @pytest.mark.parametrize("command", [["list"], ["show", "0"], ["replay", "--dry-run"]])
 def test_a_missing_dead_letter_topic_is_exit_2_naming_it_not_an_empty_list(
-    command: list[str], kafka_bootstrap: str, unique_topic: UniqueTopic, admin: AdminClient
+    command: list[str],
+    kafka_bootstrap: str,
+    unique_topic: UniqueTopic,
+    create_topics: CreateTopics,
+    admin: AdminClient,
 ) -> None:
     # a wrong --dead-letter-prefix (or uuid) must not read as "no dead letters"
     integration = str(uuid.uuid4())
     retry_prefix = unique_topic("retry")
     if command[0] == "replay":  # the retry topic is checked first: let it pass
-        admin.create_topics(
-            [NewTopic(f"{retry_prefix}.{integration}", 1, 1, config={"cleanup.policy": "delete"})]
-        )[f"{retry_prefix}.{integration}"].result(timeout=30)
+        create_topics([f"{retry_prefix}.{integration}"], config={"cleanup.policy": "delete"})
     wrong_prefix = unique_topic("wrong-dlt")
     result = CliRunner().invoke(
         app,
