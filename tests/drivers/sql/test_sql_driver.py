@@ -156,6 +156,35 @@ def test_soft_delete_keeps_a_tombstone_that_a_stale_create_cannot_revive(
     assert rows(bound, "category")[created.entity_uuid]["deleted_at"] is None
 
 
+def test_an_unversioned_mutation_keeps_the_stored_version_so_stale_ones_stay_out(
+    bound: DriverHarness, factory: MutationFactory
+) -> None:
+    uuid = factory.uuid()
+    bound.handle_batch(
+        [factory.mutation("product", "updated", {"stock": 5}, entity_uuid=uuid, version=5)]
+    )
+    bound.handle_batch([factory.mutation("product", "updated", {"stock": 1}, entity_uuid=uuid)])
+    row = rows(bound)[uuid]
+    assert (row["payload"], row["version"]) == ({"stock": 1}, 5)  # last handled wins, v5 kept
+    bound.handle_batch(
+        [factory.mutation("product", "updated", {"stock": 3}, entity_uuid=uuid, version=3)]
+    )
+    assert rows(bound)[uuid]["payload"] == {"stock": 1}  # older than the stored v5
+
+    # an unversioned deletion's tombstone keeps the version too: a stale create cannot revive it
+    gone = factory.uuid()
+    bound.handle_batch(
+        [factory.mutation("product", "created", {"sku": "A"}, entity_uuid=gone, version=3)]
+    )
+    bound.handle_batch([factory.mutation("product", "deleted", entity_uuid=gone)])
+    bound.handle_batch(
+        [factory.mutation("product", "created", {"sku": "STALE"}, entity_uuid=gone, version=1)]
+    )
+    tombstone = rows(bound)[gone]
+    assert (tombstone["payload"], tombstone["version"]) == ({"sku": "A"}, 3)
+    assert tombstone["deleted_at"] is not None
+
+
 def test_hard_delete_removes_the_row_unless_it_is_newer(
     database_url: str, table_prefix: str, factory: MutationFactory
 ) -> None:
