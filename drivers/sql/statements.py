@@ -10,8 +10,9 @@ The upsert (PostgreSQL and SQLite share the syntax)::
 so a replayed or stale mutation (same or lower version) leaves a newer row alone; without
 versions the last mutation handled wins. An unversioned mutation keeps the stored version
 (``version = COALESCE(excluded.version, t.version)``): were it wiped, any stale versioned
-mutation could overwrite the row again, or revive a soft-deleted one. A soft deletion keeps the row's payload and
-changed_fields (the entity as it last was) and sets deleted_at; a later create clears it.
+mutation could overwrite the row again, or revive a soft-deleted one. A soft deletion
+keeps the row's payload and changed_fields (the entity as it last was) and sets
+deleted_at; a later create clears it.
 RETURNING lists the rows actually written.
 
 Each statement is built once per table and executed with the batch's rows as parameters:
