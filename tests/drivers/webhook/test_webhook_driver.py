@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
@@ -129,6 +130,29 @@ def test_a_replay_carries_the_same_message_ids_even_without_event_ids(
     assert sorted(first) == sorted(second)
     assert len(set(first)) == 6
     assert {f"msg_{m.event_id}" for m in batch} < set(first)
+
+
+def test_an_event_id_unfit_for_a_header_gets_a_stable_digest_id(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory
+) -> None:
+    odd = ["événement", "evt\nnewline", "evt.with.dots", "x" * 300]
+    batch = [
+        factory.mutation("product", "created", version=1).model_copy(update={"event_id": e})
+        for e in [*odd, "evt_ok-1"]
+    ]
+    with bind({"url": receiver.url, "secrets": [SECRET]}) as harness:
+        harness.handle_batch(batch)
+        harness.handle_batch(batch)  # the replay
+
+    assert all(d.verified for d in receiver.deliveries)
+    ids = [d.headers["webhook-id"] for d in receiver.deliveries]
+    first, second = ids[:5], ids[5:]
+    assert sorted(first) == sorted(second)
+    assert len(set(first)) == 5
+    assert "msg_evt_ok-1" in first
+    # the specification's id: no "." (it separates id, timestamp and body when signing)
+    assert all(re.fullmatch(r"msg_[A-Za-z0-9_-]{1,200}", i) for i in ids)
+    assert {m["id"] for m in receiver.verified_messages()} == set(first)
 
 
 def test_batch_mode_sends_one_signed_array_per_batch_and_maps_each_element(
