@@ -21,9 +21,11 @@ id (see `drivers.webhook.signing`), so a receiver de-duplicates retries and repl
    the status and a bounded excerpt of the body (secrets replaced) for the dead letter.
 4. After a success, with ``external_id_pointer``, store the id the receiver answered as the
    entity's mapping (a deletion removes the mapping).
-5. When a mutation fails, the rest of its lane is not sent (order per entity) and reported
-   transient; a fatal error is raised as it is; otherwise `PartialBatchError` lists the
-   failed ones and the runtime retries or dead-letters only those.
+5. When a mutation fails (with any error: a contract error, or e.g. the mapping store's),
+   the rest of its lane is not sent (order per entity) and reported transient; the other
+   lanes go on. Once every lane has ended, a fatal error is raised as it is; otherwise
+   `PartialBatchError` lists the failed ones (an error that is not a contract error as it
+   is, for the runtime to classify) and the runtime retries or dead-letters only those.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ import orjson
 from contracts import (
     ConfigurationError,
     ConfigurationSchema,
-    IntegrationError,
     MutationData,
     NewMapping,
     Operation,
@@ -165,7 +166,7 @@ class WebhookDriver(AsyncHttpDriver):
             for position, index in enumerate(indexes):
                 try:
                     await self._deliver(mutations[index])  # 2.-4.
-                except IntegrationError as exc:
+                except Exception as exc:  # any error: gather must not leave other lanes running
                     # 5. the rest of this entity waits for the failed one
                     failures[index] = exc
                     for later in indexes[position + 1 :]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
@@ -222,6 +223,46 @@ def test_order_per_entity_is_kept_while_entities_go_in_parallel(
         seen.setdefault(message["data"]["entity_uuid"], []).append(message["data"]["version"])
     assert seen == {u: [1, 2, 3, 4, 5] for u in uuids}
     assert 1 < receiver.max_in_flight <= 4
+
+
+class _BrokenStore(InMemoryMappingService):
+    """A mapping store that fails for one entity with an error that is no IntegrationError."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    async def acreate(self, entity_type: str, entity_uuid: str, *args: Any, **kw: Any) -> Any:
+        if entity_uuid == self.broken:
+            raise RuntimeError("mapping store unavailable")
+        return await super().acreate(entity_type, entity_uuid, *args, **kw)
+
+
+async def test_an_unexpected_error_in_one_entity_leaves_no_request_running_after_the_call(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory
+) -> None:
+    receiver.delay_s = 0.15
+    a, b = factory.uuid(), factory.uuid()
+    batch = [factory.mutation("product", "created", entity_uuid=a, version=1)] + [
+        factory.mutation("product", "updated", entity_uuid=b, version=v) for v in (1, 2, 3)
+    ]
+    config = {"url": receiver.url, "secrets": [SECRET], "external_id_pointer": "/id"}
+    harness = bind(config, _BrokenStore(a))
+    harness.bind()
+    driver = harness.driver
+    assert isinstance(driver, WebhookDriver)
+    await driver.open()
+    try:
+        with pytest.raises(PartialBatchError) as caught:
+            await driver.handle_batch(batch)
+        at_return = len(receiver.deliveries)
+        await asyncio.sleep(0.6)
+    finally:
+        await driver.close()
+    # Every lane ran to its end before the call returned; only the broken one is listed.
+    assert at_return == len(receiver.deliveries) == 4
+    assert list(caught.value.failures) == [0]
+    assert isinstance(caught.value.failures[0], RuntimeError)
 
 
 # -- every status class -----------------------------------------------------------------------
