@@ -115,13 +115,15 @@ class WebhookDriver(AsyncHttpDriver):
             ),
         }
 
-    def _tls(self) -> ssl.SSLContext | bool:
+    def _tls(self) -> ssl.SSLContext:
         settings = self.settings
-        if not settings.tls_verify:
-            return False
         context = ssl.create_default_context(
             cafile=str(settings.ca_file) if settings.ca_file else None
         )
+        if not settings.tls_verify:
+            # Not verifying the receiver is no reason to withhold our certificate (mTLS).
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         if settings.client_cert_file is not None:
             password = settings.client_key_password
             context.load_cert_chain(

@@ -402,6 +402,26 @@ def test_https_with_a_private_ca_and_a_client_certificate(
         assert len(secure.deliveries) == 1
 
 
+def test_without_verification_the_client_certificate_is_still_presented(
+    ca: trustme.CA, tmp_path: Path, factory: MutationFactory
+) -> None:
+    client_file = tmp_path / "client.pem"
+    ca.issue_cert("iec-connector").private_key_and_cert_chain_pem.write_to_path(str(client_file))
+    with running_receiver(SECRET, tls=ca, require_client_cert=True) as secure:
+        config = {"url": secure.url, "secrets": [SECRET], "tls_verify": False}
+        with bind(config | {"client_cert_file": str(client_file)}) as harness:
+            harness.handle_batch([factory.mutation("product", "created", version=1)])
+        assert [d.verified for d in secure.deliveries] == [True]
+
+
+def test_a_ca_file_without_verification_is_refused(ca: trustme.CA, tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    config = {"url": "https://h/x", "secrets": [SECRET], "tls_verify": False, "ca_file": ca_file}
+    with pytest.raises(ConfigValidationError, match="ca_file is not used with tls_verify: false"):
+        validate_configuration(WebhookConfig, config)
+
+
 # -- configuration -----------------------------------------------------------------------------
 
 
