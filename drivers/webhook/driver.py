@@ -7,8 +7,9 @@ A message (``Content-Type: application/json``)::
               "changed_fields": [...], "event_id": ..., "occurred_at": ..., "version": ...}}
 
 In ``batch`` mode the body is a JSON array of such messages, in the batch's order, and the
-request's ``webhook-id`` is derived from theirs. Every delivery of a mutation carries the same
-id (see `drivers.webhook.signing`), so a receiver de-duplicates retries and replays.
+request's ``webhook-id`` is derived from theirs (the same only for the same batch: a split or
+regrouped batch gets another). Every delivery of a mutation carries the same message id
+(see `drivers.webhook.signing`), so a receiver de-duplicates retries and replays by it.
 
 `handle_batch` protocol (per-mutation mode):
 
@@ -18,7 +19,8 @@ id (see `drivers.webhook.signing`), so a receiver de-duplicates retries and repl
 3. Classify each answer through driverkit's table, with this driver's rows: 2xx done;
    408, 425, 429 (``Retry-After`` honoured), 5xx, timeouts and connection errors transient;
    410 fatal (the endpoint is gone: the integration stops); any other 4xx permanent, with
-   the status and a bounded excerpt of the body (secrets replaced) for the dead letter.
+   the status and a bounded excerpt of the body (secrets replaced) for the dead letter; so
+   is a 3xx (redirects are not followed).
 4. After a success, with ``external_id_pointer``, store the id the receiver answered as the
    entity's mapping (a deletion removes the mapping).
 5. When a mutation fails (with any error: a contract error, or e.g. the mapping store's),
