@@ -23,17 +23,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import inspect
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from connector.metrics import METRICS, ConnectorMetrics
-from contracts import AbstractDriver, DriverContract, MutationData, deadline_scope, is_async_driver
+from contracts import AbstractDriver, DriverContract, MutationData, deadline_scope
 
 __all__ = ["CallWatchdog", "DriverInvoker", "implements_only_handle"]
 
 _TICK_S = 0.05
+_T = TypeVar("_T")
 
 
 class CallWatchdog:
@@ -90,6 +92,11 @@ def implements_only_handle(driver: DriverContract) -> bool:
     return method in (AbstractDriver.handle_batch, AbstractDriver._handle_batch_async)
 
 
+def _coroutine_function(fn: Callable[[_T], object]) -> Callable[[_T], Awaitable[object]] | None:
+    """`fn` itself when calling it gives a coroutine to await (an ``async def``), else None."""
+    return fn if inspect.iscoroutinefunction(fn) else None
+
+
 class DriverInvoker:
     """Calls `handle_batch`/`handle` with the deadline, timeout and metrics of one integration."""
 
@@ -106,8 +113,9 @@ class DriverInvoker:
         self.driver = driver
         self.timeout_s = handle_timeout_s
         self.per_record = implements_only_handle(driver)
-        self._async_batch = is_async_driver(driver)
-        self._async_one = asyncio.iscoroutinefunction(getattr(driver, "handle", None))
+        self._batch_coroutine = _coroutine_function(driver.handle_batch)
+        handle = getattr(driver, "handle", None)  # only drivers that implement it get called
+        self._one_coroutine = None if handle is None else _coroutine_function(handle)
         self._label = integration_uuid
         self._metrics = metrics
         self.log = logger or logging.getLogger("iec.runtime.invocation")
@@ -141,8 +149,8 @@ class DriverInvoker:
         batch = list(mutations)
         started = time.perf_counter()
         try:
-            if self._async_batch:
-                await self._awaited(self.driver.handle_batch, batch, what)  # type: ignore[arg-type]
+            if self._batch_coroutine is not None:
+                await self._awaited(self._batch_coroutine, batch, what)
             else:
                 await self._threaded(self.driver.handle_batch, batch, what)
         finally:
@@ -153,8 +161,8 @@ class DriverInvoker:
         what = f"handle of {mutation.entity_type} {mutation.entity_uuid}"
         started = time.perf_counter()
         try:
-            if self._async_one:
-                await self._awaited(self.driver.handle, mutation, what)  # type: ignore[arg-type]
+            if self._one_coroutine is not None:
+                await self._awaited(self._one_coroutine, mutation, what)
             else:
                 await self._threaded(self.driver.handle, mutation, what)
         finally:
@@ -174,9 +182,7 @@ class DriverInvoker:
         batch_size.observe(size)
         batches.inc()
 
-    async def _awaited(
-        self, fn: Callable[[Any], Coroutine[Any, Any, None]], arg: Any, what: str
-    ) -> None:
+    async def _awaited(self, fn: Callable[[_T], Awaitable[object]], arg: _T, what: str) -> None:
         timeout = self.timeout_s
         task = asyncio.current_task()
         assert task is not None
@@ -197,7 +203,7 @@ class DriverInvoker:
         finally:
             self._watchdog.unwatch(watch)
 
-    async def _threaded(self, fn: Callable[[Any], object], arg: Any, what: str) -> None:
+    async def _threaded(self, fn: Callable[[_T], object], arg: _T, what: str) -> None:
         timeout = self.timeout_s
 
         def call() -> None:
