@@ -11,9 +11,12 @@ A value is secret when any of these holds:
 2. it sits under a key `is_secret_name` accepts (at any depth: everything below
    ``credentials:`` is secret), or under one of the dotted `paths` a schema declares secret;
 3. it is embedded in an ordinary string as a credential: the password of a URL or DSN
-   (``postgresql://shop:PASSWORD@db/shop``, also percent-decoded) or the value of a
+   (``postgresql://shop:PASSWORD@db/shop``, also percent-decoded; up to the host's last
+   ``@``, as URL parsers read it) or the value of a
    secret-named ``name=value`` pair (``?access_token=…``, ``password=…`` in a libpq DSN,
    ``Pwd=…;`` in an ODBC connection string).
+
+A secret-named string that is only a scheme's name (``auth: oauth``) is not a secret.
 
 Pure, and pydantic is the only dependency, so drivers, contracts and the connector share it.
 """
@@ -47,8 +50,39 @@ _SECRET_PARTS = (
 )
 # ... or one of their words (split at separators and camelCase humps) is one of these ...
 _SECRET_WORDS = frozenset({"pass", "pwd"})
-# ... or the name ends with "key" (api_key, ssh_key, access_key, signingKey, webhook-key).
+# ... or the name ends with "key" (api_key, ssh_key, access_key, signingKey, webhook-key) ...
 _SECRET_SUFFIX = "key"
+# ... or its last word is one of these (basic_auth, bearer, jwt, session_cookie, hmac, Azure
+# SAS's sig=, session=; not auth_type, cookie_name, signature_algorithm, session_timeout_ms) ...
+_SECRET_LAST_WORDS = frozenset(
+    {"auth", "oauth", "bearer", "jwt", "cookie", "cookies", "hmac", "signature", "sig", "session"}
+)
+# ... or it ends with a session id's name (session_id, sessionId, JSESSIONID, PHPSESSID).
+_SESSION_ID_ENDINGS = ("sessionid", "sessid")
+# A secret-named field holding only the name of a scheme (magento2's ``auth: oauth|bearer``,
+# ``auth: {type: basic, ...}``) says which kind of credential is used: it is not one.
+_SCHEME_NAMES = frozenset(
+    {
+        "none",
+        "basic",
+        "bearer",
+        "digest",
+        "oauth",
+        "oauth1",
+        "oauth2",
+        "oauthbearer",
+        "hmac",
+        "jwt",
+        "ntlm",
+        "negotiate",
+        "kerberos",
+        "gssapi",
+        "plain",
+        "scram-sha-256",
+        "scram-sha-512",
+        "mtls",
+    }
+)
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
@@ -61,7 +95,10 @@ def is_secret_name(name: str) -> bool:
     compact = re.sub(r"[^a-z0-9]", "", lowered)
     if any(part in compact for part in _SECRET_PARTS) or compact.endswith(_SECRET_SUFFIX):
         return True
-    return any(word.lower() in _SECRET_WORDS for word in _WORD.findall(name))
+    words = [word.lower() for word in _WORD.findall(name)]
+    if (words and words[-1] in _SECRET_LAST_WORDS) or compact.endswith(_SESSION_ID_ENDINGS):
+        return True
+    return any(word in _SECRET_WORDS for word in words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +141,11 @@ def embedded_credentials(text: str) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-# scheme://user:password@host — the password may not contain '@', '/' or whitespace unencoded.
+# scheme://user:password@host — the password runs to the authority's LAST '@' (before the
+# first '/', '?', '#' or whitespace), as urllib, httpx and SQLAlchemy split it: an unencoded
+# '@' in a password ("pa@ss-Wd1234") belongs to the password.
 _URL_USERINFO = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:]*:(?P<password>[^\s/@]+)@", re.ASCII
+    r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:(?P<password>[^\s/?#]+)@", re.ASCII
 )
 # name=value after a start, '?', '&', ';' or whitespace; quoted values as libpq/ODBC write them.
 _PAIR = re.compile(
@@ -157,7 +196,8 @@ def _walk(
             yield from _walk(item, f"{where}[{index}]", path, secret, paths)
     elif isinstance(value, str):
         if secret:
-            yield FoundSecret(where, value)
+            if value.lower() not in _SCHEME_NAMES:
+                yield FoundSecret(where, value)
         else:
             for credential in embedded_credentials(value):
                 yield FoundSecret(where, credential)

@@ -40,6 +40,25 @@ SECRET_KEYS = [
     "credentials",
     "passphrase",
     "Pwd",
+    # the last word names a credential
+    "auth",
+    "basic_auth",
+    "basicAuth",
+    "proxy-auth",
+    "oauth",
+    "bearer",
+    "jwt",
+    "cookie",
+    "session_cookie",
+    "hmac",
+    "signature",
+    "X-Amz-Signature",
+    "sig",
+    "session",
+    "session_id",
+    "sessionId",
+    "JSESSIONID",
+    "PHPSESSID",
 ]
 ORDINARY_KEYS = [
     "base_url",
@@ -56,6 +75,16 @@ ORDINARY_KEYS = [
     "ssl.certificate.location",
     "dsn",
     "url",
+    # a credential's word that is not the last word names something about it
+    "auth_type",
+    "authentication_method",
+    "cookie_name",
+    "signature_algorithm",
+    "signature_header",
+    "session_timeout_ms",
+    "jwt_audience",
+    "design",
+    "config",
 ]
 
 
@@ -108,7 +137,8 @@ def test_values_under_secret_keys_at_any_depth_and_typed_secrets() -> None:
 
     found = find_secrets(data)
 
-    assert sorted(s.value for s in found) == ["12345", "pw", "s1", "s3", "svc", "t2"]
+    # everything below "auth" and "credentials" is secret, "user" included
+    assert sorted(s.value for s in found) == ["12345", "pw", "s1", "s3", "svc", "t2", "u"]
     assert {s.where for s in found} >= {"auth.client_secret", "auth.nested[0].token", "typed"}
 
 
@@ -123,6 +153,17 @@ def test_declared_paths_are_secret_whatever_their_name() -> None:
         ("postgresql://shop:Pg-s3cret@db:5432/shop", ["Pg-s3cret"]),
         ("https://user:p%40ss%2Fw0rd@host/api", ["p%40ss%2Fw0rd", "p@ss/w0rd"]),
         ("https://a:one@h1,https://b:two@h2", ["one", "two"]),
+        # an unencoded '@' belongs to the password: URL parsers split at the last '@'
+        ("https://user:pa@ss-Wd1234@host/x", ["pa@ss-Wd1234"]),
+        ("https://user:pa@ss-Wd1234@host?next=a@b", ["pa@ss-Wd1234"]),
+        ("https://user:pa@ss-Wd1234@host/p?next=http://c:d@e", ["pa@ss-Wd1234", "d"]),
+        ("https://host/p?next=a:b@c", []),
+        (
+            "https://acct.blob.core.test/c?sv=2022&sig=Az-Sas-Sig%2B1",
+            ["Az-Sas-Sig%2B1", "Az-Sas-Sig+1"],
+        ),
+        ("https://shop.test/?session=Sess-1234-abcd&page=2", ["Sess-1234-abcd"]),
+        ("auth=Basic-Zm9vOmJhcg; path=/", ["Basic-Zm9vOmJhcg"]),
         ("https://shop.test/api?access_token=abc123&page=2", ["abc123"]),
         ("host=db user=shop password='a b c' dbname=shop", ["a b c"]),
         ("Server=db;Uid=shop;Pwd={x;y};Database=shop", ["x;y"]),
@@ -144,6 +185,44 @@ def test_url_credentials_in_fields_with_ordinary_names_are_secrets() -> None:
     assert secret_values(config) == ["Url-s3cret", "Pg-s3cret"]  # longest first
     found = find_secrets({"integrations": [{"config": {"dsn": config.dsn}}]})
     assert [(s.where, s.value) for s in found] == [("integrations[0].config.dsn", "Pg-s3cret")]
+
+
+def test_a_url_password_with_an_unencoded_at_sign_is_masked_whole() -> None:
+    from urllib.parse import urlsplit
+
+    url = "https://user:pa@ss-Wd1234@shop.test/x"
+    (secret,) = find_secrets({"url": url})
+    assert secret.value == urlsplit(url).password == "pa@ss-Wd1234"
+
+
+def test_credentials_under_auth_cookie_and_signature_names_are_found() -> None:
+    data = {
+        "basic_auth": "shop:Canary-Basic-777",
+        "auth": "Bearer Canary-Bearer-888",
+        "jwt": "eyJhbGciOi.Canary.Jwt",
+        "cookie": "sid=Canary-Cookie-999",
+        "hmac": "Canary-Hmac-000",
+        "session_id": "Canary-Session-111",
+        "auth_type": "basic",
+    }
+    assert sorted(s.where for s in find_secrets(data)) == [
+        "auth",
+        "basic_auth",
+        "cookie",
+        "hmac",
+        "jwt",
+        "session_id",
+    ]
+
+
+def test_a_secret_named_field_holding_a_scheme_name_is_no_secret() -> None:
+    # magento2's `auth: oauth|bearer` chooses the kind of credential; masking "bearer" in
+    # every log line and warning that "oauth" is too short to redact would help nobody.
+    data = {"auth": "oauth", "proxy": {"auth": {"type": "Basic", "password": "Pr0xy-pass"}}}
+    assert [s.value for s in find_secrets(data)] == ["Pr0xy-pass"]
+    assert [s.value for s in find_secrets({"auth": "bearer Tok-3n-value"})] == [
+        "bearer Tok-3n-value"
+    ]
 
 
 def test_a_found_secret_never_shows_its_value() -> None:
