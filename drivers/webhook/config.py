@@ -45,12 +45,12 @@ class WebhookConfig(BaseModel):
         ),
     )
     timeout_s: float = Field(
-        default=10.0,
+        default=15.0,
         gt=0,
         le=300,
         description=(
-            "Longest one request may take; must be below the integration's handle timeout "
-            "(and is shortened to what remains of it)."
+            "Longest one request may take (Standard Webhooks recommends 15-30 s); must be "
+            "below the integration's handle timeout (and is shortened to what remains of it)."
         ),
     )
     max_concurrent_requests: int = Field(

@@ -2,7 +2,7 @@
 
 A message (``Content-Type: application/json``)::
 
-    {"id": "msg_<event id>", "type": "product.updated", "timestamp": "<occurred_at>",
+    {"id": "msg_<event id>", "type": "<entity type>.<operation>", "timestamp": "<occurred_at>",
      "data": {"entity_type": ..., "entity_uuid": ..., "operation": ..., "payload": {...},
               "changed_fields": [...], "event_id": ..., "occurred_at": ..., "version": ...}}
 
@@ -33,6 +33,7 @@ regrouped batch gets another). Every delivery of a mutation carries the same mes
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,13 @@ from drivers.webhook.signing import batch_id, message_id, signed_headers
 __all__ = ["WebhookDriver"]
 
 _USER_AGENT = "iec-connector-webhook/1.0"
+_NOT_IN_SEGMENT = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _segment(entity_type: str) -> str:
+    """`entity_type` as one segment of an event type (Standard Webhooks: ``[a-zA-Z0-9_]``,
+    ``.`` between segments); ``data.entity_type`` keeps the real name."""
+    return _NOT_IN_SEGMENT.sub("_", entity_type)
 
 
 class WebhookDriver(AsyncHttpDriver):
@@ -192,7 +200,7 @@ class WebhookDriver(AsyncHttpDriver):
         occurred = mutation.occurred_at or self.context.now()
         return {
             "id": message_id(mutation),
-            "type": f"{mutation.entity_type}.{mutation.operation.value}",
+            "type": f"{_segment(mutation.entity_type)}.{mutation.operation.value}",
             "timestamp": occurred.isoformat(),
             "data": mutation.model_dump(mode="json"),
         }

@@ -30,7 +30,7 @@ from contracts import (
     TransientError,
     validate_configuration,
 )
-from contracts.testing import DriverHarness, InMemoryMappingService, MutationFactory
+from contracts.testing import DriverHarness, InMemoryMappingService, MutationFactory, make_mutation
 from contracts.testing.suite import DriverContractSuite
 from drivers.webhook import WebhookConfig, WebhookDriver
 
@@ -154,6 +154,24 @@ def test_an_event_id_unfit_for_a_header_gets_a_stable_digest_id(
     # the specification's id: no "." (it separates id, timestamp and body when signing)
     assert all(re.fullmatch(r"msg_[A-Za-z0-9_-]{1,200}", i) for i in ids)
     assert {m["id"] for m in receiver.verified_messages()} == set(first)
+
+
+def test_the_event_type_has_one_dot_between_entity_type_and_operation(
+    receiver: StandardWebhooksReceiver,
+) -> None:
+    mutation = make_mutation("custom-type.v2", "created", {"code": "x"})
+    with bind({"url": receiver.url, "secrets": [SECRET]}) as harness:
+        harness.handle_batch([mutation])
+    (message,) = receiver.verified_messages()
+    # Standard Webhooks: "."-separated segments of [a-zA-Z0-9_]; the real name is in data
+    assert message["type"] == "custom_type_v2.created"
+    assert message["data"]["entity_type"] == "custom-type.v2"
+
+
+def test_the_default_timeout_is_within_the_specifications_recommendation() -> None:
+    config = validate_configuration(WebhookConfig, {"url": "https://h/x", "secrets": [SECRET]})
+    assert isinstance(config, WebhookConfig)
+    assert 15 <= config.timeout_s <= 30
 
 
 def test_batch_mode_sends_one_signed_array_per_batch_and_maps_each_element(
