@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from contracts import secret_fields, secret_values, validate_configuration
+from contracts import RuleConfiguration, secret_fields, secret_values, validate_configuration
 from contracts.secrecy import embedded_credentials, find_secrets, is_secret_name
 
 # The union of what the rule-schema translator and the connector's redaction each called
@@ -184,6 +184,7 @@ def test_urls_and_data_keys_keep_their_values() -> None:
     rules = {"token_url": "required|url", "partition_key": "in:sku,id", "api_key": "string"}
     data = {"token_url": "https://id.test/token", "partition_key": "sku", "api_key": "k3y-v4lue"}
     config = validate_configuration(rules, data)
+    assert isinstance(config, RuleConfiguration)
     assert config.token_url == "https://id.test/token"
     assert config.partition_key == "sku"
     assert secret_values(config) == ["k3y-v4lue"]
