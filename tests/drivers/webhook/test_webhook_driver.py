@@ -312,8 +312,8 @@ def test_any_2xx_is_done(
     assert len(receiver.deliveries) == 1
 
 
-@pytest.mark.parametrize("status", [408, 500, 502, 503])
-def test_408_and_5xx_are_transient(
+@pytest.mark.parametrize("status", [408, 425, 500, 502, 503])
+def test_408_425_and_5xx_are_transient(
     receiver: StandardWebhooksReceiver, factory: MutationFactory, status: int
 ) -> None:
     error = _fail_once(receiver, CannedAnswer(status, body=b"busy"), factory)
@@ -327,6 +327,46 @@ def test_429_honours_retry_after(
     error = _fail_once(receiver, CannedAnswer(429, {"Retry-After": "7"}), factory)
     assert isinstance(error, RateLimitedError)
     assert error.retry_after == 7
+
+
+def test_a_503_with_retry_after_is_honoured(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory
+) -> None:
+    error = _fail_once(receiver, CannedAnswer(503, {"Retry-After": "4"}), factory)
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after == 4
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_dead_letters_the_record(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory, status: int
+) -> None:
+    answer = CannedAnswer(status, {"Location": "https://elsewhere.example/hook"})
+    error = _fail_once(receiver, answer, factory)
+    assert isinstance(error, PermanentError)
+    assert not isinstance(error, ConfigurationError)
+    assert f"HTTP {status}" in str(error)
+    assert len(receiver.deliveries) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(503, TransientError), (422, PermanentError), (410, ConfigurationError)]
+)
+def test_in_batch_mode_a_failed_post_fails_the_whole_batch(
+    receiver: StandardWebhooksReceiver,
+    factory: MutationFactory,
+    status: int,
+    kind: type[IntegrationError],
+) -> None:
+    receiver.script(CannedAnswer(status, body=b"no"))
+    batch = factory.mixed_batch("product")
+    harness = bind({"url": receiver.url, "secrets": [SECRET], "mode": "batch"})
+    with harness, pytest.raises(IntegrationError) as caught:
+        harness.handle_batch(batch)
+    # one request, all or nothing: the runtime retries, bisects or stops on the whole batch
+    assert type(caught.value) is kind
+    assert not isinstance(caught.value, PartialBatchError)
+    assert len(receiver.deliveries) == 1
 
 
 def test_410_stops_the_integration(
