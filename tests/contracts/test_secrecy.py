@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from contracts import secret_fields, secret_values, validate_configuration
+from contracts import RuleConfiguration, secret_fields, secret_values, validate_configuration
 from contracts.secrecy import embedded_credentials, find_secrets, is_secret_name
 
 # The union of what the rule-schema translator and the connector's redaction each called
@@ -59,6 +59,23 @@ SECRET_KEYS = [
     "sessionId",
     "JSESSIONID",
     "PHPSESSID",
+    # any other ..._key stays secret (fail closed), also with a data-ish word elsewhere
+    "encryption_key",
+    "license_key",
+    "master_key",
+    "shared_key",
+    "hmac_key",
+    "ssl_key",
+    "key",
+    "sortable_api_key",
+    "acme_partner_key",
+    "api_keys",
+    "private_key",
+    "private_key_id",
+    "refresh_token",
+    "accessToken",
+    "client_secret_value",
+    "ssl.keystore.password",
 ]
 ORDINARY_KEYS = [
     "base_url",
@@ -85,6 +102,43 @@ ORDINARY_KEYS = [
     "jwt_audience",
     "design",
     "config",
+    # the last word says where or what kind: the value points at or describes a secret
+    "token_url",
+    "oauth_token_url",
+    "authorization_url",
+    "authorization_endpoint",
+    "jwks_uri",
+    "sasl.oauthbearer.token.endpoint.url",
+    "private_key_path",
+    "private_network",
+    "password_file",
+    "client_secret_file",
+    "secret_name",
+    "token_type",
+    "token_ttl",
+    "password_min_length",
+    "session.timeout.ms",
+    "ssl.keystore.location",
+    # data keys name a field or a value, never a credential
+    "partition_key",
+    "partitionKey",
+    "sort_key",
+    "sortkey",
+    "routing_key",
+    "primary_key",
+    "foreign_key",
+    "cache_key",
+    "idempotency_key",
+    "idempotencyKey",
+    "dedup_key",
+    "lookup_key",
+    "public_key",
+    "public_key_pem",
+    "url_key",  # magento2's field_map entry
+    "message_key",
+    "hash_key",
+    # a word that merely contains a secret word
+    "tokenizer",
 ]
 
 
@@ -122,6 +176,23 @@ def _aliased(key: str) -> Any:
     from pydantic import Field
 
     return Field(alias=key)
+
+
+def test_urls_and_data_keys_keep_their_values() -> None:
+    # A driver calls self.config.token_url; the runtime must not mask "product" and
+    # "updated_at" in every log line because an integration routes and sorts by them.
+    rules = {"token_url": "required|url", "partition_key": "in:sku,id", "api_key": "string"}
+    data = {"token_url": "https://id.test/token", "partition_key": "sku", "api_key": "k3y-v4lue"}
+    config = validate_configuration(rules, data)
+    assert isinstance(config, RuleConfiguration)
+    assert config.token_url == "https://id.test/token"
+    assert config.partition_key == "sku"
+    assert secret_values(config) == ["k3y-v4lue"]
+    routed = {"routing_key": "product", "sort_key": "updated_at", "webhook_url": "https://h/x"}
+    assert find_secrets(routed) == []
+    # an ordinary name still gives up the credentials embedded in its value
+    (found,) = find_secrets({"token_url": "https://svc:Pa55-w0rd@id.test/token"})
+    assert found.value == "Pa55-w0rd"
 
 
 def test_values_under_secret_keys_at_any_depth_and_typed_secrets() -> None:
