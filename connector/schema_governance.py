@@ -53,10 +53,12 @@ _MAX_REASON = 2_000
 class RegistryRequestError(RuntimeError):
     """The registry could not be reached or refused a request; the message says which."""
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.refused = refused
         """True when the registry answered no (e.g. HTTP 409 incompatible), not an outage."""
+        self.status = status
+        """The registry's HTTP status, if it answered (401/403: credentials refused)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def _failure(exc: Exception, what: str) -> RegistryRequestError:
     message = getattr(exc, "error_message", None) or str(exc)
     refused = status is not None and 400 <= status < 500
     detail = f"HTTP {status}: {message}" if status is not None else f"{type(exc).__name__}: {exc}"
-    return RegistryRequestError(f"{what}: {detail}"[:_MAX_REASON], refused=refused)
+    return RegistryRequestError(f"{what}: {detail}"[:_MAX_REASON], refused=refused, status=status)
 
 
 def _compatibility_or_none(client: SchemaRegistryClient, subject: str) -> str | None:
@@ -223,6 +225,7 @@ def explain_compatibility(
         raise RegistryRequestError(
             f"checking {subject}: HTTP {response.status_code}: {detail}"[:_MAX_REASON],
             refused=400 <= response.status_code < 500,
+            status=response.status_code,
         )
     compatible = bool(body["is_compatible"])
     reason = None if compatible else (_reason_of(body) or "the registry gave no reason")

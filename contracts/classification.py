@@ -17,6 +17,8 @@ contract errors                                            their own
 network ``OSError``\\ s, ``httpx.TimeoutException``,
 ``httpx.TransportError``
 ``httpx.HTTPStatusError``                                  by status (`http_status_kind`)
+``httpx.UnsupportedProtocol``, ``httpx.InvalidURL``,       fatal (the request can never
+``httpx.LocalProtocolError``                               be sent: configuration)
 ``pydantic.ValidationError``, ``ValueError``,              permanent
 ``LookupError``, ``TypeError``, ``UnicodeError``
 ``NotImplementedError``, ``ImportError``                   fatal
@@ -125,6 +127,9 @@ RULES: Mapping[type[BaseException] | str, Rule] = MappingProxyType(
         ConnectionError: _T,
         socket.gaierror: _T,  # DNS resolution failed
         OSError: _os_error,
+        "httpx.UnsupportedProtocol": _F,  # a request that can never be sent: configuration
+        "httpx.InvalidURL": _F,
+        "httpx.LocalProtocolError": _F,  # e.g. a header value with a line break
         "httpx.TimeoutException": _T,
         "httpx.NetworkError": _T,
         "httpx.TransportError": _T,

@@ -9,6 +9,7 @@ Whatever the schema, a failed validation raises `ConfigValidationError` with one
 `ConfigProblem(path, rule, message)` per failing field; no message ever contains a value.
 Secrets are defined once, in `contracts.secrecy`: `SecretStr`/`SecretBytes` fields, fields
 whose name is secret (`is_secret_name`: password, token, api_key, access_key, db_pass, ...;
+not token_url or partition_key;
 rule-dict fields of that name come out as `SecretStr`, model fields keep their type) and
 everything below them, and credentials embedded in URLs/DSNs. `secret_fields()` names them,
 `secret_values()` lists their values so the runtime can redact them from logs and

@@ -80,14 +80,15 @@ class PartialBatchError(PermanentError):
     did not send too (`stopped` does that: they get a `TransientError` and are sent again).
     What the runtime does with it:
 
-    1. A fatal error among the failures stops the integration.
-    2. If every failure is transient (`retriable`), the whole batch is retried with backoff,
-       handled records included (drivers are idempotent).
-    3. Otherwise the listed permanent failures are dead-lettered, the unlisted records are
-       done, and the transient ones are sent again as a smaller batch, together with the
-       later records of the same entities (even if those were handled), so that each
-       entity's mutations still reach the downstream in order. The transient ones are
-       dead-lettered only when their retries run out.
+    1. a fatal error among the failures stops the integration;
+    2. permanent failures are dead-lettered at once; unlisted records are done;
+    3. transient failures are parked for a backoff (other entities go on meanwhile) and sent
+       again as a smaller batch together with the later records of the same entities (sent
+       again after them, so each entity's mutations still reach the downstream in order);
+       once their retries are used up they are dead-lettered.
+
+    Handled records of other entities are never sent again for it, even when every failure
+    is transient.
     """
 
     def __init__(self, failures: Mapping[int, BaseException], message: str | None = None):

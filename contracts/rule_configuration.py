@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import keyword
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -88,6 +88,12 @@ class RuleConfiguration(BaseModel):
             if isinstance(inner, RuleConfiguration):
                 return inner[rest]
         raise KeyError(key)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The keys as written (``api-key=...``), not the generated ``field_<n>`` names.
+        for name, info in type(self).model_fields.items():
+            if info.repr:
+                yield info.alias or name, self.__dict__[name]
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):

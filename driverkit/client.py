@@ -7,8 +7,9 @@ A request through either client:
    with no time left it is not sent at all (`TransientError`). The async client also bounds
    the whole exchange, not only each phase.
 2. Is sent; a timeout or a connection failure becomes `TransientError`, a URL the client
-   cannot use `ConfigurationError`, too many redirects or an undecodable body
-   `PermanentError`. The message names the method and the URL without its query string.
+   cannot use or a request it cannot build (a header value with a line break)
+   `ConfigurationError`, too many redirects or an undecodable body `PermanentError`. The
+   message names the method and the URL without its query string, never a header's value.
 3. Has its response classified: statuses in ``accept`` are success; then the ``classify``
    hook may return an error (e.g. a 400 whose body says "deadlock" → `TransientError`);
    then the ``status_errors`` table (``{410: ConfigurationError, 404: None}``; None means
@@ -134,6 +135,13 @@ class _HttpClientBase:
             return TransientError(f"{where}: no response within {budget:.3g}s ({kind})")
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
             return ConfigurationError(f"{where}: unusable URL ({kind})")
+        if isinstance(exc, httpx.LocalProtocolError):
+            # e.g. a header value with a line break (a token read with its newline): every
+            # request would fail alike, and httpx's message quotes the header's value.
+            return ConfigurationError(
+                f"{where}: the request could not be built (a header or the body is invalid, "
+                f"{kind}): check the configuration"
+            )
         if isinstance(exc, httpx.TooManyRedirects | httpx.DecodingError):
             return PermanentError(f"{where}: {kind}: {str(exc)[:_MAX_DETAIL_CHARS]}")
         return TransientError(f"{where}: {kind}: {str(exc)[:_MAX_DETAIL_CHARS]}")

@@ -135,6 +135,7 @@ def new_driver(
     """
     try:
         names = DriverNames.of(name)
+        _refuse_installed(names.driver_type)
         target = path if path is not None else Path(names.distribution)
         write_package(names, target)
     except ScaffoldError as exc:
@@ -142,3 +143,15 @@ def new_driver(
         raise typer.Exit(EXIT_CONFIG_INVALID) from None
     typer.echo(f"created {target} (driver type {names.driver_type!r}, class {names.class_name})")
     typer.echo(f"next: cd {target} && pip install -e '.[test]' && pytest")
+
+
+def _refuse_installed(driver_type: str) -> None:
+    """An installed driver of the same type would make every command fail with
+    `DuplicateDriverError` once the new package is installed: refuse the name now."""
+    registry = discover_drivers()
+    if driver_type in registry:
+        distribution = registry.info(driver_type).distribution or "another package"
+        raise ScaffoldError(
+            f"driver type {driver_type!r} is already installed by {distribution}; "
+            "choose another name"
+        )

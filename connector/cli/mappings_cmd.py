@@ -16,20 +16,18 @@ from typing import Annotated, Any, TextIO
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connector.cli.cluster_target import ClusterTarget, ResolveTarget, cluster_options
+from connector.cli.failures import EXIT_ENVIRONMENT, exit_code_of, failure_line
 from connector.cli.options import CLUSTER_PANEL, DEFAULT_TOPICS, options_from
 from connector.cli.output import Column, OutputFormat, OutputOption, print_rows
 from connector.codec.errors import CodecError
 from connector.mapping_store import KafkaMappingStore, MappingRecord
 from contracts import IntegrationError
 
-__all__ = ["EXIT_FAILED", "EXIT_NOT_FOUND", "app"]
+__all__ = ["EXIT_NOT_FOUND", "app"]
 
-EXIT_FAILED = 1
-"""The topic could not be read (missing, not compacted, cluster unreachable)."""
 EXIT_NOT_FOUND = 3
 """`get`: the entity has no mapping."""
 
@@ -54,13 +52,11 @@ def _target(
     return resolve({"mapping_prefix": mapping_prefix})
 
 
-def _fail(stderr: Console, target: ClusterTarget, message: str) -> typer.Exit:
-    stderr.print(
-        f"[red]error:[/red] {escape(target.redactor.redact(message))}",
-        highlight=False,
-        markup=True,
-    )
-    return typer.Exit(EXIT_FAILED)
+def _fail(target: ClusterTarget, message: str, code: int = EXIT_ENVIRONMENT) -> typer.Exit:
+    """One redacted, unwrapped line on stderr (as `connector.cli.failures` words every
+    command's failure: 2 for a missing or non-compacted topic, 1 for an unreachable cluster)."""
+    typer.echo(target.redactor.redact(f"error: {' '.join(message.split())}"), err=True)
+    return typer.Exit(code)
 
 
 @contextmanager
@@ -79,7 +75,7 @@ def _restored(
             store.start(timeout_s=timeout_s, create_topic=False, follow=False)
         yield store
     except IntegrationError as exc:
-        raise _fail(stderr, target, str(exc)) from None
+        raise _fail(target, failure_line(exc), exit_code_of(exc)) from None
     finally:
         store.close()
 
@@ -110,7 +106,7 @@ def get(
         try:
             record = store.record(entity_type, entity_uuid)
         except CodecError as exc:
-            raise _fail(stderr, target, f"the stored mapping is unreadable: {exc}") from None
+            raise _fail(target, f"the stored mapping is unreadable: {exc}") from None
     if record is None:
         stderr.print(f"no mapping for {entity_type}:{entity_uuid}", highlight=False)
         raise typer.Exit(EXIT_NOT_FOUND)

@@ -2,12 +2,15 @@
 
 Both read the configuration: its `schema_registry` section says where the registry is, its
 integrations say which mutation topics (and so which `<topic>-value` subjects) exist.
-Exit status: 0 done / compatible; 1 the registry refused (an incompatible schema);
-2 invalid configuration or candidate file; 3 the registry could not be reached.
+Exit status (`connector.cli.failures`): 0 done / compatible; 1 the registry refused an
+incompatible schema, or could not be reached; 2 invalid configuration or candidate file, a
+`schema_registry.ssl_ca_location` that is not a readable PEM file, credentials the registry
+refused (HTTP 401/403). Every failure is one redacted line on stderr.
 """
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +23,7 @@ from connector.cli.config_cmd import (
     exit_with_problems,
     required_file,
 )
+from connector.cli.failures import EXIT_CONFIGURATION, EXIT_ENVIRONMENT, reported_failures
 from connector.cli.options import ConfigFile
 from connector.cli.output import Column, OutputFormat, OutputOption, print_rows
 from connector.config import ConnectorSettings, SchemaRegistrySettings, load_settings
@@ -33,14 +37,13 @@ from connector.schema_governance import (
     subject_of,
 )
 from connector.topic_admin import TopicKind, plan_topics
-from contracts import ConfigProblem, ConfigValidationError
+from contracts import ConfigProblem, ConfigurationError, ConfigValidationError
 
-__all__ = ["EXIT_INCOMPATIBLE", "EXIT_REGISTRY_FAILED", "app"]
+__all__ = ["EXIT_INCOMPATIBLE", "app"]
 
 EXIT_INCOMPATIBLE = 1
 """The registry refused: the schema is not compatible with the subject's versions."""
-EXIT_REGISTRY_FAILED = 3
-"""The registry could not be reached or answered with an error."""
+_CREDENTIALS_REFUSED = (401, 403)
 
 app = typer.Typer(
     name="schemas",
@@ -86,9 +89,30 @@ def _load(config: Path | None) -> tuple[ConnectorSettings, SchemaRegistrySetting
     return settings, settings.schema_registry, subjects
 
 
+def _check_tls_file(registry: SchemaRegistrySettings) -> None:
+    """Refuse a `ssl_ca_location` that is not a readable PEM file before any request (the
+    registry client would raise it from deep inside httpx as a traceback)."""
+    if registry.ssl_ca_location is None:
+        return
+    try:
+        ssl.create_default_context(cafile=registry.ssl_ca_location)
+    except OSError as exc:  # FileNotFoundError, PermissionError, ssl.SSLError (not PEM)
+        reason = exc.strerror or str(exc)
+        raise ConfigurationError(
+            f"schema_registry.ssl_ca_location ({registry.ssl_ca_location}): {reason}: "
+            "the file must exist, be readable and hold PEM CA certificates"
+        ) from None
+
+
 def _fail(redactor: Redactor, failure: RegistryRequestError) -> typer.Exit:
-    typer.echo(redactor.redact(f"error: {failure}"), err=True)
-    return typer.Exit(EXIT_INCOMPATIBLE if failure.refused else EXIT_REGISTRY_FAILED)
+    line = " ".join(str(failure).split())
+    if failure.status in _CREDENTIALS_REFUSED:
+        line += ": check schema_registry.basic_auth_user and basic_auth_password"
+        code = EXIT_CONFIGURATION
+    else:
+        code = EXIT_INCOMPATIBLE if failure.refused else EXIT_ENVIRONMENT
+    typer.echo(redactor.redact(f"error: {line}"), err=True)
+    return typer.Exit(code)
 
 
 @app.command("register")
@@ -97,11 +121,13 @@ def register(config: ConfigFile = None, output: OutputOption = OutputFormat.TABL
     under each mutation topic's subject, with compatibility FULL_TRANSITIVE. Idempotent."""
     settings, registry, subjects = _load(config)
     redactor = Redactor(settings.secrets())
-    client = SchemaRegistryClient(registry.client_config())
-    try:
-        results = register_shipped(client, subjects, COMPATIBILITY)
-    except RegistryRequestError as failure:
-        raise _fail(redactor, failure) from None
+    with reported_failures(redactor):
+        _check_tls_file(registry)
+        client = SchemaRegistryClient(registry.client_config())
+        try:
+            results = register_shipped(client, subjects, COMPATIBILITY)
+        except RegistryRequestError as failure:
+            raise _fail(redactor, failure) from None
     rows = [
         {
             "subject": r.subject,
@@ -130,10 +156,12 @@ def check(
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         typer.echo(f"error: {file}: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG_INVALID) from None
-    try:
-        verdicts = check_candidate(registry, subjects, candidate)
-    except RegistryRequestError as failure:
-        raise _fail(redactor, failure) from None
+    with reported_failures(redactor):
+        _check_tls_file(registry)
+        try:
+            verdicts = check_candidate(registry, subjects, candidate)
+        except RegistryRequestError as failure:
+            raise _fail(redactor, failure) from None
     rows = [
         {"subject": v.subject, "compatible": v.compatible, "reason": v.reason} for v in verdicts
     ]

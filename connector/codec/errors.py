@@ -11,7 +11,8 @@ class CodecError(PermanentError):
     """Bytes that are not a decodable record. `reason` is a short, stable machine-readable tag
     (``empty``, ``unknown-framing``, ``truncated-header``, ``unknown-schema-id``,
     ``unknown-fingerprint``, ``incompatible-schema``, ``avro``, ``payload-json``,
-    ``invalid-mutation``, ``trailing-bytes``); the message explains it for a person."""
+    ``invalid-mutation``, ``trailing-bytes``; the runtime's decoding adds ``tombstone``,
+    ``key-mismatch`` and ``entity-type-mismatch``); the message explains it for a person."""
 
     max_message_chars = 500
     """Messages are cut to this length: they travel in dead-letter headers and logs."""

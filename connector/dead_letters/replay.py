@@ -161,17 +161,24 @@ def _scan(
     progress: Progress,
     label: str,
     timeout_s: float = _TIMEOUT_S,
+    missing: str | None = None,
 ) -> None:
     """Read `topic` (whole partitions up to their current end, or [start, end) `ranges`).
 
-    A missing topic reads as empty. Raises `TimeoutError` if the reading stalls.
+    A missing topic reads as empty, unless `missing` says what the topic is: then it raises
+    `ConfigurationError` naming it (and the broker's error, e.g. no Describe ACL, as a
+    `KafkaException`). Raises `TimeoutError` if the reading stalls.
     """
     consumer = _reader(client_config, f"{topic}.reader")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s)
         described = metadata.topics.get(topic)
         if described is None or described.error is not None:
-            return
+            if missing is None:
+                return
+            if described is not None and described.error.code() not in _MISSING_TOPIC:
+                raise KafkaException(described.error)
+            raise ConfigurationError(f"{missing} {topic!r} does not exist: {_CHECK_NAMES}")
         bounds: dict[int, tuple[int, int]] = {}
         for p in sorted(described.partitions):
             if ranges is not None and p not in ranges:
@@ -213,6 +220,14 @@ def _scan(
         consumer.close()
 
 
+_MISSING_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
+_CHECK_NAMES = (
+    "check the integration uuid and the topic prefixes (the configuration's topics section or "
+    "the --*-prefix options), or create the integration's topics with `iec-connector topics "
+    "create`"
+)
+
+
 def _dead_letter(msg: Any) -> DeadLetter:
     return DeadLetter.from_message(
         msg.topic(),
@@ -232,7 +247,10 @@ def read_dead_letters(
     at: tuple[int, int] | None = None,
     progress: Progress | None = None,
 ) -> list[DeadLetter]:
-    """Every dead letter in `topic` (or only the one at (partition, offset) `at`)."""
+    """Every dead letter in `topic` (or only the one at (partition, offset) `at`).
+
+    A missing topic is a `ConfigurationError` (a wrong prefix or uuid must not read as "no
+    dead letters")."""
     found: list[DeadLetter] = []
     ranges = {at[0]: (at[1], at[1] + 1)} if at is not None else None
     _scan(
@@ -242,6 +260,7 @@ def read_dead_letters(
         ranges=ranges,
         progress=progress or _Silent(),
         label=f"reading {topic}",
+        missing="dead-letter topic",
     )
     return found
 

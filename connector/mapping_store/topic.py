@@ -145,8 +145,9 @@ def ensure_mapping_topic(
         if config is None:
             if not create:
                 raise ConfigurationError(
-                    f"mapping topic {topic!r} does not exist (create it with the connector, "
-                    "or check the integration uuid and topic prefix)"
+                    f"mapping topic {topic!r} does not exist (create it with "
+                    "`iec-connector topics create`, or check the integration uuid and topic "
+                    "prefix)"
                 )
             new_topic = NewTopic(
                 topic,

@@ -3,7 +3,8 @@
 The database is a SQLAlchemy URL with an asyncio driver: ``postgresql+asyncpg://`` (the real
 target) or ``sqlite+aiosqlite:///file`` (embedded, the default). ``postgresql://`` and
 ``sqlite://`` get those drivers. A password written into the URL is moved into `password`, a
-secret, so it is redacted wherever it would appear; better, give it as ``${ENV_VAR}``.
+secret, so it is redacted wherever it would appear; better, give it as ``${ENV_VAR}``. One in
+the query string (``?password=``) is refused.
 """
 
 from __future__ import annotations
@@ -113,6 +114,12 @@ class SqlConfig(BaseModel):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         url = _parse(value)
+        if any(name.lower() == "password" for name in url.query):
+            # It would be sent, and shown wherever the URL is (only url.password is hidden).
+            raise ValueError(
+                "has a password in its query string; take it out and give it in the "
+                "`password` field (a secret: ${ENV_VAR})"
+            )
         backend, _, driver = url.drivername.partition("+")
         wanted = _ASYNC_DRIVERS.get(backend)
         if wanted is None:

@@ -21,7 +21,10 @@ Lifecycle:
 4. If the database rejected a record (constraint or data error), a new transaction finds
    it: the rows are bisected, each part written in a SAVEPOINT, until the failing rows are
    single; everything else is committed.
-5. Raise `PartialBatchError` for the rejected records; a transient failure anywhere
+5. An entity whose newest mutation was rejected gets its next newest one of the batch
+   written instead (again in savepoints, and so on), so it ends as handling the batch one
+   mutation at a time would leave it: only the rejected mutations fail.
+6. Raise `PartialBatchError` for the rejected records; a transient failure anywhere
    (connection, deadlock, timeout) rolls everything back and raises `TransientError`, so
    the batch is retried whole and nothing is ever half-written.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,7 +51,7 @@ from contracts import (
 from drivers.sql.config import SqlConfig
 from drivers.sql.engine import make_engine
 from drivers.sql.failures import Failure, classify, describe
-from drivers.sql.rows import Row, plan_rows
+from drivers.sql.rows import Row, RowPlan, plan_rows
 from drivers.sql.statements import Statements
 from drivers.sql.tables import TableSet
 
@@ -167,10 +171,12 @@ class SqlDriver(AbstractDriver):
         hard = self.settings.delete_mode == "hard"
         failures: dict[int, BaseException] = {}
         rows: dict[str, list[Row]] = {}
+        plans: dict[str, RowPlan] = {}
         for entity_type, indexes in positions.items():
             plan = plan_rows([mutations[i] for i in indexes], indexes, now=now, hard_delete=hard)
             failures.update(plan.rejected)
             rows[entity_type] = plan.rows
+            plans[entity_type] = plan
         # 2. tables
         await self._prepare(list(rows), create=self.settings.create_tables)
         budget = self._budget()
@@ -181,7 +187,13 @@ class SqlDriver(AbstractDriver):
                     await self._write(rows, budget, isolate=False)
                 except _RecordRejectedError:
                     # 4. find the rejected records, commit the rest
-                    failures.update(await self._write(rows, budget, isolate=True))
+                    rejected = await self._write(rows, budget, isolate=True)
+                    failures.update(rejected)
+                    # 5. the older mutations of the entities whose newest one was rejected
+                    while rejected:
+                        plans, rows = self._older(mutations, plans, rejected, now, hard)
+                        rejected = await self._write(rows, budget, isolate=True) if rows else {}
+                        failures.update(rejected)
         except TimeoutError:
             raise TransientError(
                 f"the database did not finish the batch within {budget.client_s:.1f} s"
@@ -190,9 +202,27 @@ class SqlDriver(AbstractDriver):
             raise
         except Exception as exc:
             raise self._translate(exc, "writing the batch") from exc
-        # 5. report
+        # 6. report
         if failures:
             raise PartialBatchError(failures)
+
+    @staticmethod
+    def _older(
+        mutations: Sequence[MutationData],
+        plans: dict[str, RowPlan],
+        rejected: dict[int, BaseException],
+        now: datetime,
+        hard: bool,
+    ) -> tuple[dict[str, RowPlan], dict[str, list[Row]]]:
+        """Step 5: plan the mutations that rejected rows superseded (the newest per entity)."""
+        older_plans: dict[str, RowPlan] = {}
+        for entity_type, plan in plans.items():
+            older = sorted(i for i, newer in plan.superseded.items() if newer in rejected)
+            if older:
+                older_plans[entity_type] = plan_rows(
+                    [mutations[i] for i in older], older, now=now, hard_delete=hard
+                )
+        return older_plans, {t: plan.rows for t, plan in older_plans.items()}
 
     def _budget(self) -> _Budget:
         deadline = self.context.deadline()

@@ -5,7 +5,8 @@
 2. Per entity only the newest mutation of the batch is written: a multi-row upsert may not
    touch one row twice, and the newest one is what the row must end up as. "Newest" is the
    higher version when both have one, else the later one in the batch (the runtime hands
-   mutations over in partition order). The older ones are *superseded*: handled.
+   mutations over in partition order). The older ones are *superseded*: handled, unless
+   the database rejects the newest one; then the driver plans them again (its step 5).
 3. Rows are sorted by entity uuid, so concurrent transactions lock rows in one order and
    cannot deadlock each other.
 

@@ -8,8 +8,11 @@ The upsert (PostgreSQL and SQLite share the syntax)::
     RETURNING t.entity_uuid
 
 so a replayed or stale mutation (same or lower version) leaves a newer row alone; without
-versions the last mutation handled wins. A soft deletion keeps the row's payload and
-changed_fields (the entity as it last was) and sets deleted_at; a later create clears it.
+versions the last mutation handled wins. An unversioned mutation keeps the stored version
+(``version = COALESCE(excluded.version, t.version)``): were it wiped, any stale versioned
+mutation could overwrite the row again, or revive a soft-deleted one. A soft deletion
+keeps the row's payload and changed_fields (the entity as it last was) and sets
+deleted_at; a later create clears it.
 RETURNING lists the rows actually written.
 
 Each statement is built once per table and executed with the batch's rows as parameters:
@@ -25,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Delete, Table, bindparam, case, delete, or_
+from sqlalchemy import ColumnElement, Delete, Table, bindparam, case, delete, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -61,7 +64,7 @@ class Statements:
                 "changed_fields": case(
                     (deleting, table.c.changed_fields), else_=excluded.changed_fields
                 ),
-                "version": excluded.version,
+                "version": func.coalesce(excluded.version, table.c.version),
                 "operation": excluded.operation,
                 "event_id": excluded.event_id,
                 "occurred_at": excluded.occurred_at,

@@ -45,12 +45,12 @@ class WebhookConfig(BaseModel):
         ),
     )
     timeout_s: float = Field(
-        default=10.0,
+        default=15.0,
         gt=0,
         le=300,
         description=(
-            "Longest one request may take; must be below the integration's handle timeout "
-            "(and is shortened to what remains of it)."
+            "Longest one request may take (Standard Webhooks recommends 15-30 s); must be "
+            "below the integration's handle timeout (and is shortened to what remains of it)."
         ),
     )
     max_concurrent_requests: int = Field(
@@ -70,7 +70,11 @@ class WebhookConfig(BaseModel):
         ),
     )
     tls_verify: bool = Field(
-        default=True, description="Verify the receiver's TLS certificate (https)."
+        default=True,
+        description=(
+            "Verify the receiver's TLS certificate (https). false: not verified (testing "
+            "only); a client certificate is still presented."
+        ),
     )
     ca_file: Path | None = Field(
         default=None,
@@ -133,6 +137,10 @@ class WebhookConfig(BaseModel):
     def _tls_files(self) -> WebhookConfig:
         if self.client_key_file is not None and self.client_cert_file is None:
             raise ValueError("client_key_file needs client_cert_file")
+        if self.ca_file is not None and not self.tls_verify:
+            raise ValueError(
+                "ca_file is not used with tls_verify: false (nothing is verified); remove one"
+            )
         for name in ("ca_file", "client_cert_file", "client_key_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():

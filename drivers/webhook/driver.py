@@ -2,13 +2,14 @@
 
 A message (``Content-Type: application/json``)::
 
-    {"id": "msg_<event id>", "type": "product.updated", "timestamp": "<occurred_at>",
+    {"id": "msg_<event id>", "type": "<entity type>.<operation>", "timestamp": "<occurred_at>",
      "data": {"entity_type": ..., "entity_uuid": ..., "operation": ..., "payload": {...},
               "changed_fields": [...], "event_id": ..., "occurred_at": ..., "version": ...}}
 
 In ``batch`` mode the body is a JSON array of such messages, in the batch's order, and the
-request's ``webhook-id`` is derived from theirs. Every delivery of a mutation carries the same
-id (see `drivers.webhook.signing`), so a receiver de-duplicates retries and replays.
+request's ``webhook-id`` is derived from theirs (the same only for the same batch: a split or
+regrouped batch gets another). Every delivery of a mutation carries the same message id
+(see `drivers.webhook.signing`), so a receiver de-duplicates retries and replays by it.
 
 `handle_batch` protocol (per-mutation mode):
 
@@ -18,17 +19,21 @@ id (see `drivers.webhook.signing`), so a receiver de-duplicates retries and repl
 3. Classify each answer through driverkit's table, with this driver's rows: 2xx done;
    408, 425, 429 (``Retry-After`` honoured), 5xx, timeouts and connection errors transient;
    410 fatal (the endpoint is gone: the integration stops); any other 4xx permanent, with
-   the status and a bounded excerpt of the body (secrets replaced) for the dead letter.
+   the status and a bounded excerpt of the body (secrets replaced) for the dead letter; so
+   is a 3xx (redirects are not followed).
 4. After a success, with ``external_id_pointer``, store the id the receiver answered as the
    entity's mapping (a deletion removes the mapping).
-5. When a mutation fails, the rest of its lane is not sent (order per entity) and reported
-   transient; a fatal error is raised as it is; otherwise `PartialBatchError` lists the
-   failed ones and the runtime retries or dead-letters only those.
+5. When a mutation fails (with any error: a contract error, or e.g. the mapping store's),
+   the rest of its lane is not sent (order per entity) and reported transient; the other
+   lanes go on. Once every lane has ended, a fatal error is raised as it is; otherwise
+   `PartialBatchError` lists the failed ones (an error that is not a contract error as it
+   is, for the runtime to classify) and the runtime retries or dead-letters only those.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -41,7 +46,6 @@ import orjson
 from contracts import (
     ConfigurationError,
     ConfigurationSchema,
-    IntegrationError,
     MutationData,
     NewMapping,
     Operation,
@@ -56,6 +60,13 @@ from drivers.webhook.signing import batch_id, message_id, signed_headers
 __all__ = ["WebhookDriver"]
 
 _USER_AGENT = "iec-connector-webhook/1.0"
+_NOT_IN_SEGMENT = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _segment(entity_type: str) -> str:
+    """`entity_type` as one segment of an event type (Standard Webhooks: ``[a-zA-Z0-9_]``,
+    ``.`` between segments); ``data.entity_type`` keeps the real name."""
+    return _NOT_IN_SEGMENT.sub("_", entity_type)
 
 
 class WebhookDriver(AsyncHttpDriver):
@@ -114,13 +125,15 @@ class WebhookDriver(AsyncHttpDriver):
             ),
         }
 
-    def _tls(self) -> ssl.SSLContext | bool:
+    def _tls(self) -> ssl.SSLContext:
         settings = self.settings
-        if not settings.tls_verify:
-            return False
         context = ssl.create_default_context(
             cafile=str(settings.ca_file) if settings.ca_file else None
         )
+        if not settings.tls_verify:
+            # Not verifying the receiver is no reason to withhold our certificate (mTLS).
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         if settings.client_cert_file is not None:
             password = settings.client_key_password
             context.load_cert_chain(
@@ -165,7 +178,7 @@ class WebhookDriver(AsyncHttpDriver):
             for position, index in enumerate(indexes):
                 try:
                     await self._deliver(mutations[index])  # 2.-4.
-                except IntegrationError as exc:
+                except Exception as exc:  # any error: gather must not leave other lanes running
                     # 5. the rest of this entity waits for the failed one
                     failures[index] = exc
                     for later in indexes[position + 1 :]:
@@ -187,7 +200,7 @@ class WebhookDriver(AsyncHttpDriver):
         occurred = mutation.occurred_at or self.context.now()
         return {
             "id": message_id(mutation),
-            "type": f"{mutation.entity_type}.{mutation.operation.value}",
+            "type": f"{_segment(mutation.entity_type)}.{mutation.operation.value}",
             "timestamp": occurred.isoformat(),
             "data": mutation.model_dump(mode="json"),
         }

@@ -4,7 +4,7 @@ The Standard Webhooks specification (standardwebhooks.com) signs every request w
 headers:
 
 * ``webhook-id`` — the message id, the same for every delivery of one message, so a
-  receiver de-duplicates retries and replays;
+  receiver de-duplicates retries and replays (the specification: no ``.`` in it);
 * ``webhook-timestamp`` — integer seconds since the epoch at sending (receivers reject
   stale ones, so a retry is signed afresh);
 * ``webhook-signature`` — ``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``, one per
@@ -20,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 
 import orjson
@@ -37,6 +38,7 @@ __all__ = [
 
 SECRET_PREFIX = "whsec_"
 _MIN_KEY_BYTES, _MAX_KEY_BYTES = 24, 64
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 def decode_secret(secret: str) -> bytes:
@@ -57,11 +59,17 @@ def decode_secret(secret: str) -> bytes:
 
 
 def message_id(mutation: MutationData) -> str:
-    """The mutation's message id: ``msg_<event_id>``, or, without an event id, a digest of
-    the record itself (so every delivery of the same record carries the same id)."""
-    if mutation.event_id:
-        return f"msg_{mutation.event_id}"
-    canonical = orjson.dumps(mutation.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    """The mutation's message id: ``msg_<event_id>``; a digest of the event id when it is not
+    1-200 of ``A-Z a-z 0-9 _ -`` (an id goes into a header and is signed as ``id.ts.body``,
+    so no ``.``, no line breaks, ASCII only); without an event id, a digest of the record
+    itself. Either way every delivery of the same record carries the same id."""
+    event_id = mutation.event_id
+    if event_id and _SAFE_ID.fullmatch(event_id):
+        return f"msg_{event_id}"
+    if event_id:
+        canonical = event_id.encode("utf-8", "surrogatepass")
+    else:
+        canonical = orjson.dumps(mutation.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     return f"msg_{hashlib.sha256(canonical).hexdigest()[:32]}"
 
 

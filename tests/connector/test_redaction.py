@@ -150,3 +150,20 @@ def test_log_lines_pass_through_the_filter_redacted() -> None:
     assert "WARNING calling https://shop.example with *** ***" in out
     assert "Traceback (most recent call last)" in out
     assert "RuntimeError: sync failed with Authorization: Bearer ***" in out
+
+
+def test_a_url_password_with_an_unencoded_at_sign_is_masked_without_a_short_warning() -> None:
+    from contracts.secrecy import find_secrets
+
+    r = Redactor(find_secrets({"url": "https://user:pa@ss-Wd1234@shop.test/x"}))
+    assert r.redact("login failed for pa@ss-Wd1234") == f"login failed for {MASK}"
+    assert r.unredacted == ()
+
+
+def test_basic_auth_and_auth_header_values_are_masked() -> None:
+    from contracts.secrecy import find_secrets
+
+    r = Redactor(find_secrets({"basic_auth": "shop:Canary-Basic-777", "auth": "Bearer Cnry-8"}))
+    out = r.redact("sent shop:Canary-Basic-777 then Authorization: Bearer Cnry-8")
+    assert "Canary-Basic-777" not in out
+    assert "Cnry-8" not in out

@@ -44,6 +44,18 @@ def test_httpx_errors_are_known_by_name_without_contracts_importing_httpx() -> N
         assert DEFAULT_CLASSIFIER.knows(exc)
 
 
+def test_httpx_requests_that_can_never_be_sent_are_fatal_as_driverkit_says() -> None:
+    # A bad scheme, URL or header value fails every record alike: retrying each one to
+    # exhaustion would dead-letter them all (driverkit raises ConfigurationError for these).
+    for exc in (
+        httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."),
+        httpx.InvalidURL("Invalid port: 'x'"),
+        httpx.LocalProtocolError("Illegal header value"),
+    ):
+        assert classify(exc) is F
+    assert classify(httpx.RemoteProtocolError("peer closed connection")) is T
+
+
 def test_unknown_errors_follow_the_policy_unless_a_cause_is_known() -> None:
     class DriverBugError(Exception):
         pass

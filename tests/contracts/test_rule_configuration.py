@@ -58,6 +58,11 @@ def test_keys_that_cannot_be_attributes_are_items() -> None:
     with pytest.raises(KeyError):
         config["api_key"]
     assert set(configuration_json_schema(schema)["properties"]) == set(schema)
+    shown = repr(config)  # the keys as written, never the generated field names
+    assert "api-key=SecretStr('**********')" in shown
+    assert "class='gold'" in shown
+    assert "field_1" not in shown
+    assert "k-123456" not in shown
 
 
 def test_nested_keys_by_item_and_dotted_path() -> None:

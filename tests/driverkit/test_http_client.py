@@ -146,6 +146,25 @@ def test_connection_refused_is_transient_and_a_bad_scheme_is_configuration() -> 
         asyncio.run(call_url(AsyncHttpClient(), "ftp://example.test/x"))
 
 
+def test_a_header_that_cannot_be_sent_is_configuration_and_never_quoted(
+    receiver: WebhookReceiver,
+) -> None:
+    # A token read from a file often keeps its trailing newline: the request cannot be built.
+    # Retrying would dead-letter every record; quoting httpx's message would show the header.
+    headers = {"Authorization": "Bearer tok-123456\r\nX: y"}
+    before = len(receiver.requests)
+    with pytest.raises(ConfigurationError, match="could not be built") as raised:
+        asyncio.run(call_url(AsyncHttpClient(headers=headers), receiver.url))
+    assert "tok-123456" not in str(raised.value)
+    with (
+        SyncHttpClient(base_url=receiver.url, headers=headers) as client,
+        pytest.raises(ConfigurationError, match="could not be built") as raised,
+    ):
+        client.post("", content=b"{}")
+    assert "tok-123456" not in str(raised.value)
+    assert len(receiver.requests) == before
+
+
 def test_the_sync_client_classifies_the_same_way(receiver: WebhookReceiver) -> None:
     receiver.script(CannedAnswer(503, {"Retry-After": "2"}), CannedAnswer(422, {}, b"no"))
     with SyncHttpClient(base_url=receiver.url) as client:

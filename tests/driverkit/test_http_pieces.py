@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -102,6 +103,18 @@ def test_excerpts_are_bounded_flattened_and_secret_free() -> None:
     assert body_excerpt(leaked, [secret]).count("<redacted>") == 2
     assert body_excerpt(b"") == "<empty body>"
     assert body_excerpt("é".encode() + b"\xff") == "é\ufffd"
+
+
+def test_a_secret_echoed_json_escaped_is_replaced_too() -> None:
+    # A JSON error body quotes the request's value escaped: '"' -> '\\"', '/' maybe '\\/'.
+    secret = 'abc/def"ghi1234é'
+    for echoed in (json.dumps(secret), json.dumps(secret, ensure_ascii=False)):
+        body = f'{{"error": "bad token {echoed[1:-1]}"}}'.encode()
+        excerpt = body_excerpt(body, [secret])
+        assert "ghi1234" not in excerpt
+        assert excerpt == '{"error": "bad token <redacted>"}'
+    escaped_slash = json.dumps(secret)[1:-1].replace("/", "\\/")
+    assert "ghi1234" not in body_excerpt(escaped_slash.encode(), [secret])
 
 
 def test_a_secret_straddling_the_cut_is_still_replaced() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -167,20 +169,64 @@ def test_a_candidate_that_is_not_avro_or_a_config_without_registry_exits_2(
     assert "schema_registry" in missing.stderr
 
 
-def test_an_unreachable_registry_exits_3_with_one_line(
-    invoke: Invoke, write_config: WriteConfig, driver_type: str, prefix: str
+@pytest.mark.parametrize("command", ["register", "check"])
+def test_an_unreachable_registry_exits_1_with_one_line(
+    command: str, invoke: Invoke, write_config: WriteConfig, driver_type: str, prefix: str
 ) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     config = _config(write_config, driver_type, prefix, f"http://127.0.0.1:{port}")
+    args = [str(_current_schema_file(config))] if command == "check" else []
 
-    result = invoke("schemas", "check", "--config", config, str(_current_schema_file(config)))
+    result = invoke("schemas", command, *args, "--config", config)
 
-    assert result.exit_code == 3, result.output
-    assert result.stderr.startswith("error: checking ")
+    assert result.exit_code == 1, result.output  # environment, as for every command
+    assert result.stderr.startswith("error: ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["register", "check"])
+def test_credentials_the_registry_refuses_exit_2_naming_the_settings(
+    command: str, invoke: Invoke, write_config: WriteConfig, driver_type: str, prefix: str
+) -> None:
+    # A registry with basic auth answers 401 and an error body (Confluent's REST contract);
+    # Apicurio here runs without authentication, so a minimal server gives that answer.
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            body = b'{"error_code": 401, "message": "Unauthorized"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._refuse()
+
+        def do_POST(self) -> None:
+            self._refuse()
+
+        def do_PUT(self) -> None:
+            self._refuse()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        config = _config(
+            write_config, driver_type, prefix, f"http://127.0.0.1:{server.server_port}"
+        )
+        args = [str(_current_schema_file(config))] if command == "check" else []
+        result = invoke("schemas", command, *args, "--config", config)
+        server.shutdown()
+
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "HTTP 401" in line
+    assert "schema_registry.basic_auth_user" in line
 
 
 def _current_schema_file(config: Path) -> Path:

@@ -47,6 +47,20 @@ def test_an_existing_directory_with_files_is_not_overwritten(
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+@pytest.mark.parametrize("name", ["webhook", "example"])
+def test_the_type_of_an_installed_driver_is_refused(
+    invoke: Invoke, tmp_path: Path, name: str
+) -> None:
+    # Installing a second driver of that type would make discovery raise DuplicateDriverError
+    # in every command (drivers list, run).
+    package = tmp_path / "pkg"
+    result = invoke("drivers", "new", name, "--path", package)
+    assert result.exit_code == 2
+    assert f"driver type {name!r} is already installed by iec-connector" in result.stderr
+    assert "choose another name" in result.stderr
+    assert not package.exists()
+
+
 def _run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=240, check=False

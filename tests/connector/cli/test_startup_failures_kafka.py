@@ -15,6 +15,7 @@ import yaml
 from connector_env import ConnectorEnv
 
 from connector.local_kafka import SaslEndpoint
+from schemas import schema_text
 
 SUPPORT = Path(__file__).resolve().parents[2] / "support"
 WRONG_PASSWORD = "Wr0ng-Canary-Passw0rd"
@@ -54,6 +55,8 @@ def _command(name: str, config: Path) -> list[str]:
             "mappings count": ["mappings", "count", *given, *at],
             "dead-letters list": ["dead-letters", "list", *given, *at],
             "dead-letters replay": ["dead-letters", "replay", *given, *at],
+            "schemas register": ["schemas", "register", *given],
+            "schemas check": ["schemas", "check", str(config.with_name("new.avsc")), *given],
         }[name],
     ]
 
@@ -100,6 +103,33 @@ def test_a_refused_password_is_one_line_and_exit_2_for_every_command(
     assert "kafka.sasl_password" in line
     assert WRONG_PASSWORD not in result.stderr + result.stdout
     assert took < 60  # refused at once, not after the request timeouts
+
+
+@pytest.mark.parametrize(
+    ("command", "ca_file"), [("schemas register", "missing"), ("schemas check", "not PEM")]
+)
+def test_a_registry_tls_file_that_is_unusable_is_one_line_naming_the_setting(
+    command: str, ca_file: str, tmp_path: Path
+) -> None:
+    ca = tmp_path / "ca.pem"
+    if ca_file == "not PEM":
+        ca.write_text("not a certificate\n")
+    registry = {
+        "url": "https://127.0.0.1:1",
+        "ssl_ca_location": str(ca),
+        "basic_auth_user": "reg",
+        "basic_auth_password": WRONG_PASSWORD,
+    }
+    config = _config(tmp_path, {"bootstrap_servers": "127.0.0.1:1"}, schema_registry=registry)
+    config.with_name("new.avsc").write_text(schema_text("mutation_data"), encoding="utf-8")
+
+    result = _run(_command(command, config))
+
+    assert result.returncode == 2, result.stderr
+    (line,) = _lines(result)
+    assert line.startswith("error: schema_registry.ssl_ca_location")
+    assert "Traceback" not in result.stderr
+    assert WRONG_PASSWORD not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(

@@ -410,3 +410,35 @@ async def test_replay_refuses_any_target_but_the_integrations_retry_topic(
         assert "Traceback" not in result.output
     assert scenario.read(compacted) == []
     assert len(scenario.read(scenario.targets.dead_letter_topic)) == 4  # untouched
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "0"], ["replay", "--dry-run"]])
+def test_a_missing_dead_letter_topic_is_exit_2_naming_it_not_an_empty_list(
+    command: list[str],
+    kafka_bootstrap: str,
+    unique_topic: UniqueTopic,
+    create_topics: CreateTopics,
+    admin: AdminClient,
+) -> None:
+    # a wrong --dead-letter-prefix (or uuid) must not read as "no dead letters"
+    integration = str(uuid.uuid4())
+    retry_prefix = unique_topic("retry")
+    if command[0] == "replay":  # the retry topic is checked first: let it pass
+        create_topics([f"{retry_prefix}.{integration}"], config={"cleanup.policy": "delete"})
+    wrong_prefix = unique_topic("wrong-dlt")
+    result = CliRunner().invoke(
+        app,
+        [
+            *command,
+            "--integration", integration,
+            "--bootstrap-servers", kafka_bootstrap,
+            "--dead-letter-prefix", wrong_prefix,
+            "--retry-prefix", retry_prefix,
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert f"dead-letter topic '{wrong_prefix}.{integration}' does not exist" in line
+    assert "iec-connector topics create" in line
+    assert f"{wrong_prefix}.{integration}" not in admin.list_topics(timeout=10).topics

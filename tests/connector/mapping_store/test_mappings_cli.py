@@ -11,7 +11,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner, Result
 
-from connector.cli.mappings_cmd import EXIT_FAILED, EXIT_NOT_FOUND, app
+from connector.cli.failures import EXIT_CONFIGURATION
+from connector.cli.mappings_cmd import EXIT_NOT_FOUND, app
 
 if TYPE_CHECKING:
     from connector.local_kafka import SaslEndpoint
@@ -122,8 +123,11 @@ def test_a_missing_topic_is_reported_and_not_created(
     kafka_bootstrap: str, topic_prefix: str, integration_uuid: str, admin: AdminClient
 ) -> None:
     result = _run(kafka_bootstrap, topic_prefix, integration_uuid, "count")
-    assert result.exit_code == EXIT_FAILED
-    assert "does not exist" in result.stderr
+    assert result.exit_code == EXIT_CONFIGURATION  # 2: the configuration or topics must change
+    (line,) = result.stderr.splitlines()  # one line, not wrapped at 80 columns by Rich
+    assert line.startswith("error: mapping topic ")
+    assert "does not exist" in line
+    assert "iec-connector topics create" in line
     assert f"{topic_prefix}.{integration_uuid}" not in admin.list_topics(timeout=10).topics
 
 

@@ -156,6 +156,35 @@ def test_soft_delete_keeps_a_tombstone_that_a_stale_create_cannot_revive(
     assert rows(bound, "category")[created.entity_uuid]["deleted_at"] is None
 
 
+def test_an_unversioned_mutation_keeps_the_stored_version_so_stale_ones_stay_out(
+    bound: DriverHarness, factory: MutationFactory
+) -> None:
+    uuid = factory.uuid()
+    bound.handle_batch(
+        [factory.mutation("product", "updated", {"stock": 5}, entity_uuid=uuid, version=5)]
+    )
+    bound.handle_batch([factory.mutation("product", "updated", {"stock": 1}, entity_uuid=uuid)])
+    row = rows(bound)[uuid]
+    assert (row["payload"], row["version"]) == ({"stock": 1}, 5)  # last handled wins, v5 kept
+    bound.handle_batch(
+        [factory.mutation("product", "updated", {"stock": 3}, entity_uuid=uuid, version=3)]
+    )
+    assert rows(bound)[uuid]["payload"] == {"stock": 1}  # older than the stored v5
+
+    # an unversioned deletion's tombstone keeps the version too: a stale create cannot revive it
+    gone = factory.uuid()
+    bound.handle_batch(
+        [factory.mutation("product", "created", {"sku": "A"}, entity_uuid=gone, version=3)]
+    )
+    bound.handle_batch([factory.mutation("product", "deleted", entity_uuid=gone)])
+    bound.handle_batch(
+        [factory.mutation("product", "created", {"sku": "STALE"}, entity_uuid=gone, version=1)]
+    )
+    tombstone = rows(bound)[gone]
+    assert (tombstone["payload"], tombstone["version"]) == ({"sku": "A"}, 3)
+    assert tombstone["deleted_at"] is not None
+
+
 def test_hard_delete_removes_the_row_unless_it_is_newer(
     database_url: str, table_prefix: str, factory: MutationFactory
 ) -> None:
@@ -178,11 +207,9 @@ def test_hard_delete_removes_the_row_unless_it_is_newer(
         assert set(rows(harness, "family")) == {b}
 
 
-def test_one_bad_record_fails_alone_and_the_rest_is_committed(
-    bound: DriverHarness, database_url: str, table_prefix: str, factory: MutationFactory
-) -> None:
-    # A rule of the database the payload breaks: a CHECK constraint on PostgreSQL, a trigger
-    # on SQLite (whose tables cannot gain constraints later). Both are the database's verdict.
+def _forbid_bad_sku(database_url: str, table_prefix: str) -> None:
+    """A rule of the database the payload breaks: a CHECK constraint on PostgreSQL, a trigger
+    on SQLite (whose tables cannot gain constraints later). Both are the database's verdict."""
     table = table_name(table_prefix, "product")
     if database_url.startswith("postgresql"):
         statement = (
@@ -196,6 +223,12 @@ def test_one_bad_record_fails_alone_and_the_rest_is_committed(
             f"BEGIN SELECT RAISE(ABORT, 'bad sku'); END"
         )
     execute(database_url, statement)
+
+
+def test_one_bad_record_fails_alone_and_the_rest_is_committed(
+    bound: DriverHarness, database_url: str, table_prefix: str, factory: MutationFactory
+) -> None:
+    _forbid_bad_sku(database_url, table_prefix)
     batch = [factory.mutation("product", "created", {"sku": f"S{i}"}, version=1) for i in range(9)]
     batch[6] = factory.mutation("product", "created", {"sku": "BAD"}, version=1)
     batch.append(factory.mutation("product", "created", {"sku": "V"}, version=2**63))
@@ -209,6 +242,29 @@ def test_one_bad_record_fails_alone_and_the_rest_is_committed(
     assert "64-bit" in str(caught.value.failures[9])
     stored = rows(bound)
     assert set(stored) == {m.entity_uuid for i, m in enumerate(batch) if i not in (6, 9)}
+
+
+def test_when_the_newest_mutation_of_an_entity_is_rejected_the_older_ones_are_written(
+    bound: DriverHarness, database_url: str, table_prefix: str, factory: MutationFactory
+) -> None:
+    _forbid_bad_sku(database_url, table_prefix)
+    w, x = factory.uuid(), factory.uuid()
+    batch = [
+        factory.mutation("product", "created", {"sku": "W1"}, entity_uuid=w, version=1),
+        factory.mutation("product", "updated", {"sku": "W2"}, entity_uuid=w, version=2),
+        factory.mutation("product", "created", {"sku": "X1"}, entity_uuid=x, version=1),
+        factory.mutation("product", "updated", {"sku": "BAD"}, entity_uuid=w, version=3),
+        factory.mutation("product", "updated", {"sku": "BAD"}, entity_uuid=x, version=2),
+    ]
+
+    with pytest.raises(PartialBatchError) as caught:
+        bound.handle_batch(batch)
+
+    # Only the rejected ones failed; each entity is as the mutation before them left it.
+    assert set(caught.value.failures) == {3, 4}
+    stored = rows(bound)
+    assert (stored[w]["payload"], stored[w]["version"]) == ({"sku": "W2"}, 2)
+    assert (stored[x]["payload"], stored[x]["version"]) == ({"sku": "X1"}, 1)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -33,6 +33,8 @@ def test_a_password_in_the_url_becomes_a_secret_and_leaves_the_url() -> None:
         ({"url": "mysql+aiomysql://db/x"}, "url", "does not support"),
         ({"url": "not a url"}, "url", "not a SQLAlchemy URL"),
         ({"url": "postgresql://u:p@db/x", "password": "q"}, "<root>", "given twice"),
+        ({"url": "postgresql://u@db/x?password=p@db"}, "url", "the `password` field"),
+        ({"url": "postgresql://u@db/x?PassWord=p@db"}, "url", "the `password` field"),
         ({"table_prefix": "Bad-Prefix"}, "table_prefix", "pattern"),
         ({"delete_mode": "shred"}, "delete_mode", "soft"),
         ({"urls": "sqlite://"}, "urls", "not a known"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
@@ -28,7 +30,7 @@ from contracts import (
     TransientError,
     validate_configuration,
 )
-from contracts.testing import DriverHarness, InMemoryMappingService, MutationFactory
+from contracts.testing import DriverHarness, InMemoryMappingService, MutationFactory, make_mutation
 from contracts.testing.suite import DriverContractSuite
 from drivers.webhook import WebhookConfig, WebhookDriver
 
@@ -131,6 +133,47 @@ def test_a_replay_carries_the_same_message_ids_even_without_event_ids(
     assert {f"msg_{m.event_id}" for m in batch} < set(first)
 
 
+def test_an_event_id_unfit_for_a_header_gets_a_stable_digest_id(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory
+) -> None:
+    odd = ["événement", "evt\nnewline", "evt.with.dots", "x" * 300]
+    batch = [
+        factory.mutation("product", "created", version=1).model_copy(update={"event_id": e})
+        for e in [*odd, "evt_ok-1"]
+    ]
+    with bind({"url": receiver.url, "secrets": [SECRET]}) as harness:
+        harness.handle_batch(batch)
+        harness.handle_batch(batch)  # the replay
+
+    assert all(d.verified for d in receiver.deliveries)
+    ids = [d.headers["webhook-id"] for d in receiver.deliveries]
+    first, second = ids[:5], ids[5:]
+    assert sorted(first) == sorted(second)
+    assert len(set(first)) == 5
+    assert "msg_evt_ok-1" in first
+    # the specification's id: no "." (it separates id, timestamp and body when signing)
+    assert all(re.fullmatch(r"msg_[A-Za-z0-9_-]{1,200}", i) for i in ids)
+    assert {m["id"] for m in receiver.verified_messages()} == set(first)
+
+
+def test_the_event_type_has_one_dot_between_entity_type_and_operation(
+    receiver: StandardWebhooksReceiver,
+) -> None:
+    mutation = make_mutation("custom-type.v2", "created", {"code": "x"})
+    with bind({"url": receiver.url, "secrets": [SECRET]}) as harness:
+        harness.handle_batch([mutation])
+    (message,) = receiver.verified_messages()
+    # Standard Webhooks: "."-separated segments of [a-zA-Z0-9_]; the real name is in data
+    assert message["type"] == "custom_type_v2.created"
+    assert message["data"]["entity_type"] == "custom-type.v2"
+
+
+def test_the_default_timeout_is_within_the_specifications_recommendation() -> None:
+    config = validate_configuration(WebhookConfig, {"url": "https://h/x", "secrets": [SECRET]})
+    assert isinstance(config, WebhookConfig)
+    assert 15 <= config.timeout_s <= 30
+
+
 def test_batch_mode_sends_one_signed_array_per_batch_and_maps_each_element(
     receiver: StandardWebhooksReceiver, factory: MutationFactory
 ) -> None:
@@ -200,6 +243,46 @@ def test_order_per_entity_is_kept_while_entities_go_in_parallel(
     assert 1 < receiver.max_in_flight <= 4
 
 
+class _BrokenStore(InMemoryMappingService):
+    """A mapping store that fails for one entity with an error that is no IntegrationError."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    async def acreate(self, entity_type: str, entity_uuid: str, *args: Any, **kw: Any) -> Any:
+        if entity_uuid == self.broken:
+            raise RuntimeError("mapping store unavailable")
+        return await super().acreate(entity_type, entity_uuid, *args, **kw)
+
+
+async def test_an_unexpected_error_in_one_entity_leaves_no_request_running_after_the_call(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory
+) -> None:
+    receiver.delay_s = 0.15
+    a, b = factory.uuid(), factory.uuid()
+    batch = [factory.mutation("product", "created", entity_uuid=a, version=1)] + [
+        factory.mutation("product", "updated", entity_uuid=b, version=v) for v in (1, 2, 3)
+    ]
+    config = {"url": receiver.url, "secrets": [SECRET], "external_id_pointer": "/id"}
+    harness = bind(config, _BrokenStore(a))
+    harness.bind()
+    driver = harness.driver
+    assert isinstance(driver, WebhookDriver)
+    await driver.open()
+    try:
+        with pytest.raises(PartialBatchError) as caught:
+            await driver.handle_batch(batch)
+        at_return = len(receiver.deliveries)
+        await asyncio.sleep(0.6)
+    finally:
+        await driver.close()
+    # Every lane ran to its end before the call returned; only the broken one is listed.
+    assert at_return == len(receiver.deliveries) == 4
+    assert list(caught.value.failures) == [0]
+    assert isinstance(caught.value.failures[0], RuntimeError)
+
+
 # -- every status class -----------------------------------------------------------------------
 
 
@@ -229,8 +312,8 @@ def test_any_2xx_is_done(
     assert len(receiver.deliveries) == 1
 
 
-@pytest.mark.parametrize("status", [408, 500, 502, 503])
-def test_408_and_5xx_are_transient(
+@pytest.mark.parametrize("status", [408, 425, 500, 502, 503])
+def test_408_425_and_5xx_are_transient(
     receiver: StandardWebhooksReceiver, factory: MutationFactory, status: int
 ) -> None:
     error = _fail_once(receiver, CannedAnswer(status, body=b"busy"), factory)
@@ -244,6 +327,46 @@ def test_429_honours_retry_after(
     error = _fail_once(receiver, CannedAnswer(429, {"Retry-After": "7"}), factory)
     assert isinstance(error, RateLimitedError)
     assert error.retry_after == 7
+
+
+def test_a_503_with_retry_after_is_honoured(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory
+) -> None:
+    error = _fail_once(receiver, CannedAnswer(503, {"Retry-After": "4"}), factory)
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after == 4
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_dead_letters_the_record(
+    receiver: StandardWebhooksReceiver, factory: MutationFactory, status: int
+) -> None:
+    answer = CannedAnswer(status, {"Location": "https://elsewhere.example/hook"})
+    error = _fail_once(receiver, answer, factory)
+    assert isinstance(error, PermanentError)
+    assert not isinstance(error, ConfigurationError)
+    assert f"HTTP {status}" in str(error)
+    assert len(receiver.deliveries) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(503, TransientError), (422, PermanentError), (410, ConfigurationError)]
+)
+def test_in_batch_mode_a_failed_post_fails_the_whole_batch(
+    receiver: StandardWebhooksReceiver,
+    factory: MutationFactory,
+    status: int,
+    kind: type[IntegrationError],
+) -> None:
+    receiver.script(CannedAnswer(status, body=b"no"))
+    batch = factory.mixed_batch("product")
+    harness = bind({"url": receiver.url, "secrets": [SECRET], "mode": "batch"})
+    with harness, pytest.raises(IntegrationError) as caught:
+        harness.handle_batch(batch)
+    # one request, all or nothing: the runtime retries, bisects or stops on the whole batch
+    assert type(caught.value) is kind
+    assert not isinstance(caught.value, PartialBatchError)
+    assert len(receiver.deliveries) == 1
 
 
 def test_410_stops_the_integration(
@@ -335,6 +458,26 @@ def test_https_with_a_private_ca_and_a_client_certificate(
             harness.handle_batch([factory.mutation("product", "created", version=1)])
         assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value.failures[0])
         assert len(secure.deliveries) == 1
+
+
+def test_without_verification_the_client_certificate_is_still_presented(
+    ca: trustme.CA, tmp_path: Path, factory: MutationFactory
+) -> None:
+    client_file = tmp_path / "client.pem"
+    ca.issue_cert("iec-connector").private_key_and_cert_chain_pem.write_to_path(str(client_file))
+    with running_receiver(SECRET, tls=ca, require_client_cert=True) as secure:
+        config = {"url": secure.url, "secrets": [SECRET], "tls_verify": False}
+        with bind(config | {"client_cert_file": str(client_file)}) as harness:
+            harness.handle_batch([factory.mutation("product", "created", version=1)])
+        assert [d.verified for d in secure.deliveries] == [True]
+
+
+def test_a_ca_file_without_verification_is_refused(ca: trustme.CA, tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    config = {"url": "https://h/x", "secrets": [SECRET], "tls_verify": False, "ca_file": ca_file}
+    with pytest.raises(ConfigValidationError, match="ca_file is not used with tls_verify: false"):
+        validate_configuration(WebhookConfig, config)
 
 
 # -- configuration -----------------------------------------------------------------------------
