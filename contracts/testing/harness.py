@@ -16,6 +16,7 @@ may keep loop-bound clients (an `httpx.AsyncClient`) from `open()` to `close()`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
@@ -87,7 +88,11 @@ def _run_awaitable(result: Awaitable[Any], runner: asyncio.Runner | None = None)
     async def wait() -> Any:
         return await result
 
-    return runner.run(wait()) if runner is not None else asyncio.run(wait())
+    if runner is None:
+        return asyncio.run(wait())
+    # The runner's own context was copied when it first ran (at `open()`), outside any
+    # `deadline_scope`: run in a copy of the caller's, so the driver sees the call's deadline.
+    return runner.run(wait(), context=contextvars.copy_context())
 
 
 class DriverHarness:

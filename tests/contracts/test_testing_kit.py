@@ -10,6 +10,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from contracts import (
     MutationData,
     Operation,
     PermanentError,
+    current_deadline,
 )
 from contracts.configuration import RuleSchemaError
 from contracts.testing import (
@@ -39,6 +41,7 @@ from contracts.testing import (
     empty_payload,
     large_payload,
     lifecycle,
+    make_context,
     make_mutation,
     mixed_batch,
     run_handle_batch,
@@ -316,6 +319,31 @@ def test_harness_runs_an_async_driver_on_one_loop_from_open_to_close() -> None:
         harness.handle(make_mutation("family"))
     assert driver.calls == ["created", "updated", "deleted", "created"]
     assert driver.closed
+
+
+class DeadlineReadingDriver(AsyncLoopBoundDriver):
+    """Records the deadline an async `handle` sees, in its own task and in a child task."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[float | None] = []
+
+    async def handle(self, mutation: MutationData) -> None:  # type: ignore[override]
+        async def child() -> float | None:
+            deadline = current_deadline()
+            return None if deadline is None else deadline.timeout_s
+
+        own = current_deadline()
+        self.seen += [None if own is None else own.timeout_s, await asyncio.create_task(child())]
+
+
+def test_harness_runs_async_calls_under_the_handle_deadline() -> None:
+    driver = DeadlineReadingDriver()
+    context = replace(make_context(), handle_timeout_s=42.0)
+    with DriverHarness(driver, config=CONFIG, context=context) as harness:
+        harness.handle(make_mutation("family"))
+        harness.handle_batch([make_mutation("family")])
+    assert driver.seen == [42.0] * 4
 
 
 def test_run_handle_batch_runs_sync_and_async_drivers() -> None:
