@@ -10,11 +10,14 @@ it, ids come only from a search afterwards, and the order inside a bulk is not g
 2. References and bodies as for a synchronous save (`products.prepare`); a failure there is
    that chain's failure.
 3. ``POST /rest/<admin>/async/bulk/V1/products`` with the admin bodies; poll
-   ``GET /V1/bulk/{uuid}/status`` every ``bulk_poll_interval_s`` until no operation is open
-   (status 4), or until the call's deadline is near (the open ones then fail as transient
-   and are sent again: product save is an upsert, so a resend is harmless).
-4. Map each operation back to its record by its id (the request item's index): 1 complete,
-   2 retriable, 3 failed and 5 rejected permanent with Magento's ``result_message``.
+   ``GET /V1/bulk/{uuid}/status`` every ``bulk_poll_interval_s`` until every queued body has
+   an operation and none is open (status 4), or until the call's deadline is near (the open
+   ones then fail as transient and are sent again: product save is an upsert, so a resend
+   is harmless).
+4. Map each operation back to its record (`bulk_results`: by id when the ids are the request
+   indexes, else by the SKU of the request ``GET /V1/bulk/{uuid}/detailed-status`` shows):
+   1 complete, 2 retriable, 3 failed and 5 rejected permanent with Magento's
+   ``result_message``; a body no operation matches is transient, as an open one.
 5. Read the ids of the saved products with one search (``sku in …``) and persist their
    mappings in one write.
 6. Localized values: one bulk per store view, the same way.
@@ -23,7 +26,7 @@ it, ids come only from a search afterwards, and the order inside a bulk is not g
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contracts import (
@@ -34,6 +37,7 @@ from contracts import (
     TransientError,
     current_deadline,
 )
+from drivers.magento2 import bulk_results
 from drivers.magento2.ordering import run_in_key_order
 from drivers.magento2.products import ENTITY, apply_product, prepare
 from drivers.magento2.session import Session, is_stale, version_data
@@ -115,31 +119,41 @@ async def _submit(
             f"bulk item {item.get('id')} was not accepted: {item.get('status')}")
         for item in accepted.get("request_items") or ()
     ]  # fmt: skip
-    pending = {i for i, o in enumerate(outcomes) if o is None}
-    while pending:
+    queued = [i for i, o in enumerate(outcomes) if o is None]
+    if not queued:
+        return outcomes
+    # 3. poll until every queued body has an operation and none is open, or time runs out
+    while True:
         status = await s.api.call("GET", f"/bulk/{bulk_uuid}/status")
-        for op in status.get("operations_list") or ():
-            index = int(op["id"])
-            if index not in pending or op["status"] == _OPEN:
-                continue
-            pending.discard(index)
-            message = str(op.get("result_message") or "")
-            if op["status"] == _RETRIABLE:
-                outcomes[index] = TransientError(f"bulk {bulk_uuid}: {message}")
-            elif op["status"] != _COMPLETE:
-                outcomes[index] = PermanentError(f"Magento refused the product: {message}")
-        deadline = current_deadline()
-        if (
-            pending
-            and deadline is not None
-            and deadline.remaining() < (_POLL_MARGIN_S + s.config.bulk_poll_interval_s)
-        ):
-            for index in pending:
-                outcomes[index] = TransientError(
-                    f"bulk {bulk_uuid}: still queued when the call's time ran out (is the "
-                    "store's async.operations.all consumer running?)"
-                )
+        operations = list(status.get("operations_list") or ())
+        if len(operations) >= len(queued) and all(op.get("status") != _OPEN for op in operations):
             break
-        if pending:
-            await asyncio.sleep(s.config.bulk_poll_interval_s)
+        deadline = current_deadline()
+        if deadline is not None and deadline.remaining() < (
+            _POLL_MARGIN_S + s.config.bulk_poll_interval_s
+        ):
+            break
+        await asyncio.sleep(s.config.bulk_poll_interval_s)
+    # 4. which operation is which body (`bulk_results`), then each one's outcome
+    matched = bulk_results.by_index(queued, operations)
+    if matched is None:
+        detailed = await s.api.call("GET", f"/bulk/{bulk_uuid}/detailed-status")
+        skus = [str(body["product"]["sku"]) for body in bodies]
+        matched = bulk_results.by_request(queued, skus, detailed.get("operations_list") or ())
+    for index in queued:
+        outcomes[index] = _outcome(bulk_uuid, matched.get(index))
     return outcomes
+
+
+def _outcome(bulk_uuid: str, op: Mapping[str, Any] | None) -> IntegrationError | None:
+    if op is None or op.get("status") == _OPEN:
+        return TransientError(
+            f"bulk {bulk_uuid}: still queued when the call's time ran out (is the store's "
+            "async.operations.all consumer running?)"
+        )
+    message = str(op.get("result_message") or "")
+    if op.get("status") == _COMPLETE:
+        return None
+    if op.get("status") == _RETRIABLE:
+        return TransientError(f"bulk {bulk_uuid}: {message}")
+    return PermanentError(f"Magento refused the product: {message}")

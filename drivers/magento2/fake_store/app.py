@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from drivers.magento2.fake_store.auth import StoreCredentials
-from drivers.magento2.fake_store.bulk import COMPLETE, FAILED, BulkOperations
+from drivers.magento2.fake_store.bulk import COMPLETE, FAILED, BulkOperations, OperationIds
 from drivers.magento2.fake_store.catalog import ADMIN_STORE, Catalog
 from drivers.magento2.fake_store.eav import Eav
 from drivers.magento2.fake_store.errors import MagentoError
@@ -77,6 +77,7 @@ class FakeMagento:
         latency_s: float = 0.0,
         check_responses: bool = True,
         bulk_open_polls: int = 1,
+        bulk_operation_ids: OperationIds = "index",
         denied_resources: Iterable[str] = (),
         seed: int = 0,
     ) -> None:
@@ -89,7 +90,7 @@ class FakeMagento:
         self.denied_resources = set(denied_resources)
         self.eav = Eav()
         self.catalog = Catalog(self.eav)
-        self.bulk = BulkOperations(bulk_open_polls)
+        self.bulk = BulkOperations(bulk_open_polls, bulk_operation_ids)
         self.faults = Faults(seed)
         self.calls: Counter[tuple[str, str, int]] = Counter()
         """(method, route template or raw path, status) → count."""
@@ -244,19 +245,20 @@ class FakeMagento:
             raise self._refuse(f"bulk {spec.template}", problems or ["no query on bulk routes"])
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
-        outcomes: list[tuple[int, str]] = []
+        outcomes: list[tuple[int, str, Any]] = []
         for item in payload:
             data = item["product"]
             existing = self.catalog.find_product(str(data.get("sku", "")))
             try:
-                self.catalog.save_product(data, store_id, existing)
+                saved = self.catalog.save_product(data, store_id, existing)
             except MagentoError as exc:
-                outcomes.append((FAILED, _render(exc)))
+                outcomes.append((FAILED, _render(exc), None))
                 continue
             if existing is None:
                 self.created["product"] += 1
-            outcomes.append((COMPLETE, "Service execution success ProductRepository::save"))
-        return self.bulk.accepted(payload, outcomes), 202
+            outcomes.append((COMPLETE, "Service execution success ProductRepository::save",
+                             self.catalog.product_json(saved, store_id)))  # fmt: skip
+        return self.bulk.accepted(payload, outcomes, store_id), 202
 
     def _answer(
         self,

@@ -280,5 +280,13 @@ async def _bulk_status(call: Call) -> Any:
     return status
 
 
+@_route("GET", "/V1/bulk/{bulkUuid}/detailed-status")
+async def _bulk_detailed_status(call: Call) -> Any:
+    status = call.bulk.status(call.path["bulkUuid"], detailed=True)
+    if status is None:
+        raise not_found("Bulk uuid %1 not exist", call.path["bulkUuid"])
+    return status
+
+
 def unsupported(template: str) -> MagentoError:
     return MagentoError(400, "The fake Magento store does not implement %1", [template])

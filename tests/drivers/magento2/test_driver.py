@@ -333,9 +333,15 @@ def test_a_validation_400_is_permanent_with_magentos_rendered_message(
     assert "URL key for specified store already exists." in str(partial.value.failures[1])
 
 
+@pytest.mark.parametrize("operation_ids", ["index", "database"])
 def test_bearer_tokens_and_the_bulk_mode(
-    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+    fake_server: FakeMagentoServer,
+    fake_store: FakeMagento,
+    mappings: InMemoryMappingService,
+    operation_ids: Any,
 ) -> None:
+    # The status's operation ids are the request indexes on some stores, row ids on others.
+    fake_store.bulk.operation_ids = operation_ids
     with bound(fake_server, mappings, auth="bearer", consumer_key=None, consumer_secret=None,
                access_token_secret=None, bulk_mode=True,
                bulk_poll_interval_s=0.01) as h:  # fmt: skip
@@ -370,6 +376,26 @@ class _CountingMappings(InMemoryMappingService):
         listed = list(mappings)
         self.writes.append(len(listed))
         await super().acreate_many(listed, integration_uuid)
+
+
+def test_a_bulk_still_queued_when_the_call_runs_out_of_time_is_transient(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    fake_store.bulk.open_polls = 10**6  # the store's queue consumer is not running
+    context = replace(make_context(), handle_timeout_s=2.5)
+    config = driver_config(fake_server, bulk_mode=True, bulk_poll_interval_s=0.05,
+                           request_timeout_s=2, locale_stores={})  # fmt: skip
+    batch = [mutation("product", f"7{i:07d}-0000-4000-8000-000000000000", "created",
+                      {"sku": f"Q-{i}", "name": f"Q {i}"}) for i in range(3)]  # fmt: skip
+    harness = DriverHarness(Magento2Driver(), config=config, mapping_service=mappings,
+                            context=context)  # fmt: skip
+    with harness as h, pytest.raises(PartialBatchError) as partial:
+        h.handle_batch(batch)
+    assert sorted(partial.value.failures) == [0, 1, 2]
+    for failure in partial.value.failures.values():
+        assert isinstance(failure, TransientError)
+        assert "still queued" in str(failure)
+    assert fake_store.count("GET", "/V1/bulk/{bulkUuid}/status", 200) >= 2
 
 
 def test_bulk_mode_writes_the_batchs_mappings_at_once() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -149,6 +150,25 @@ def test_bulk_reports_items_open_then_done_with_per_item_failures() -> None:
     second = call(store, "GET", f"/rest/all/V1/bulk/{bulk}/status").json()
     assert [op["status"] for op in second["operations_list"]] == [1, 3]
     assert "URL key" in second["operations_list"][1]["result_message"]
+
+
+def test_bulk_operation_ids_can_be_row_ids_and_the_detailed_status_shows_the_request() -> None:
+    store = FakeMagento(bulk_operation_ids="database", bulk_open_polls=0)
+    ids = []
+    for skus in (["A", "B"], ["C"]):
+        bodies = [{"product": {"sku": sku, "name": sku}} for sku in skus]
+        accepted = call(store, "POST", "/rest/all/async/bulk/V1/products", bodies).json()
+        assert [item["id"] for item in accepted["request_items"]] == list(range(len(skus)))
+        bulk = accepted["bulk_uuid"]
+        status = call(store, "GET", f"/rest/all/V1/bulk/{bulk}/status").json()
+        ids += [op["id"] for op in status["operations_list"]]
+    assert ids == [77, 78, 79]  # store-wide, as a table's identity column
+    detailed = call(store, "GET", f"/rest/all/V1/bulk/{bulk}/detailed-status").json()
+    (op,) = detailed["operations_list"]
+    assert json.loads(json.loads(op["serialized_data"])["meta_information"]) == {
+        "product": {"sku": "C", "name": "C"}}  # fmt: skip
+    assert json.loads(op["result_serialized_data"])["sku"] == "C"
+    assert store.violations == []
 
 
 def test_credentials_oauth_hmac_sha256_is_verified_and_bearer_can_be_off() -> None:

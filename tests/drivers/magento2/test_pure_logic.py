@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from contracts import (
@@ -11,7 +14,7 @@ from contracts import (
     RateLimitedError,
     TransientError,
 )
-from drivers.magento2 import bodies, payload_values
+from drivers.magento2 import bodies, bulk_results, payload_values
 from drivers.magento2.bodies import Locales, ProductShape
 from drivers.magento2.config import DEFAULT_FIELD_MAP
 from drivers.magento2.error_model import MagentoErrorBody, NotFoundError, classify, render
@@ -141,3 +144,36 @@ def test_attribute_codes_and_inputs() -> None:
         "is_default": False,
         "store_labels": [{"store_id": 2, "label": "Rot"}],
     }
+
+
+def _operation(op_id: int, sku: str | None, status: int = 1) -> dict[str, Any]:
+    body = {"product": {"sku": sku}} if sku is not None else {"unexpected": True}
+    request = {"entity_id": None, "entity_link": "", "meta_information": json.dumps(body)}
+    return {"id": op_id, "status": status, "result_message": "", "serialized_data":
+            json.dumps(request)}  # fmt: skip
+
+
+def test_bulk_operations_are_matched_by_index_only_when_the_ids_are_the_indexes() -> None:
+    ops = [_operation(2, "C"), _operation(0, "A")]
+    assert bulk_results.by_index([0, 2], ops) == {0: ops[1], 2: ops[0]}
+    assert bulk_results.by_index([0, 1], [_operation(77, "A"), _operation(78, "B")]) is None
+    assert bulk_results.by_index([0, 1], [_operation(0, "A")]) is None  # one not listed yet
+
+
+def test_bulk_operations_with_row_ids_are_matched_by_the_request_they_ran() -> None:
+    skus = ["A", "B", "A", "C"]
+    # Row ids in request order but listed shuffled; two bodies share SKU "A"; "C" refused.
+    ops = [_operation(80, "A"), _operation(79, "B", 3), _operation(78, "A")]
+    matched = bulk_results.by_request([0, 1, 2], skus, ops)
+    assert {i: op["id"] for i, op in matched.items()} == {0: 78, 1: 79, 2: 80}
+
+
+def test_bulk_operations_whose_request_is_unreadable_fall_back_to_id_order() -> None:
+    skus = ["A", "B", "C"]
+    ops = [_operation(12, None), _operation(10, "B"), _operation(11, None)]
+    matched = bulk_results.by_request([0, 1, 2], skus, ops)
+    assert {i: op["id"] for i, op in matched.items()} == {0: 11, 1: 10, 2: 12}
+    # Counts that disagree leave the unreadable ones unmatched rather than guessing.
+    partial = bulk_results.by_request([0, 1, 2], skus, ops[:2])
+    assert {i: op["id"] for i, op in partial.items()} == {1: 10}
+    assert bulk_results.request_sku({"serialized_data": "not json"}) is None
