@@ -24,7 +24,7 @@ import httpx
 from contracts import ConfigurationError, IntegrationError
 from driverkit import AsyncHttpClient, parse_retry_after, safe_url
 from drivers.magento2.config import Magento2Config
-from drivers.magento2.error_model import MagentoErrorBody, classify
+from drivers.magento2.error_model import MagentoErrorBody, NotFoundError, classify
 
 __all__ = ["MagentoApi", "segment"]
 
@@ -39,11 +39,13 @@ def classify_response(response: httpx.Response) -> IntegrationError | None:
     if response.is_success:
         return None
     request = f"{response.request.method} {safe_url(response.request.url)}"
+    location = response.headers.get("location")
     return classify(
         response.status_code,
         MagentoErrorBody.parse(response.content),
         request=request,
         retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+        location=None if location is None else safe_url(response.request.url.join(location)),
     )
 
 
@@ -66,7 +68,8 @@ class MagentoApi:
         bulk: bool = False,
     ) -> Any:
         """One request below ``/rest/<store>`` (admin scope by default); the JSON answer,
-        or None for an accepted error status (``accept=(404,)``)."""
+        or None for an accepted error status (``accept=(404,)``: only Magento's own "no such
+        entity", never a missing route or another server's 404)."""
         scope = store or self.config.admin_store_code
         url = f"{scope}/async/bulk/V1{path}" if bulk else f"{scope}/V1{path}"
         kwargs: dict[str, Any] = {}
@@ -75,9 +78,18 @@ class MagentoApi:
         if params:
             kwargs["params"] = dict(params)
         async with self._limit:
-            response = await self.http.request(
-                method, url, accept=accept, timeout_s=self.config.request_timeout_s, **kwargs
-            )
+            try:
+                response = await self.http.request(
+                    method,
+                    url,
+                    accept=set(accept) - {404},
+                    timeout_s=self.config.request_timeout_s,
+                    **kwargs,
+                )
+            except NotFoundError:
+                if 404 in accept:
+                    return None
+                raise
         if response.status_code >= 300:
             return None
         return self.http.json(response)

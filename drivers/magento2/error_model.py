@@ -6,8 +6,10 @@ parameters (``%1`` positional, ``%name`` named) and the nested input errors; `cl
 decides what the runtime does:
 
 =================================================  ==========================================
+3xx (a redirect: ``http://`` for ``https://``, …)   fatal: ``base_url`` is not the store's URL
 401, 403                                           fatal: the credentials or the ACL are wrong
 404 ``Request does not match any route.``          fatal: ``base_url`` or a store code is wrong
+404 without Magento's error JSON                   fatal: ``base_url`` does not reach Magento
 404 otherwise                                      `NotFoundError` (the caller decides)
 429                                                transient, honouring ``Retry-After``
 408, 500, 502, 503, 504                            transient
@@ -117,9 +119,16 @@ def classify(
     *,
     request: str,
     retry_after_s: float | None = None,
+    location: str | None = None,
 ) -> IntegrationError:
-    """The contract error for a failed response; `request` is ``METHOD /path`` (no secrets)."""
+    """The contract error for a failed response; `request` is ``METHOD /path`` (no secrets),
+    `location` a redirect's target without credentials or query."""
     said = error.message if error else f"HTTP {status}"
+    if 300 <= status < 400:
+        return ConfigurationError(
+            f"Magento's URL redirects ({status} on {request} to {location or 'elsewhere'}): "
+            "set base_url to the store's final URL (https, the host it redirects to)."
+        )
     if status in (401, 403):
         return FatalError(
             f"Magento refused the integration's credentials ({status} on {request}: {said}). "
@@ -132,6 +141,11 @@ def classify(
         return ConfigurationError(
             f"Magento has no such route ({request}: {said}): check base_url and the store "
             "codes (admin_store_code, locale_stores), and that the URL reaches Magento's /rest."
+        )
+    if status == 404 and error is None:
+        return ConfigurationError(
+            f"{request} answered 404 without Magento's error JSON: base_url does not reach "
+            "Magento's REST API (check the host and any path prefix before /rest)."
         )
     if status == 404:
         return NotFoundError(f"{request}: {said}")

@@ -3,6 +3,8 @@ idempotence, errors, localized values, concurrency and bulk mode."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -168,6 +170,79 @@ def test_destructive_deletes_are_refused_by_default(
                 h.handle_batch([mutation(entity_type, uuid, "deleted")])
         assert "colour" in fake_store.eav.attributes
         assert mappings.find("family", FAM, TEST_INTEGRATION_UUID) is not None
+
+
+def test_deleting_what_magento_no_longer_has_succeeds_and_forgets_the_mapping(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings, allow_destructive_deletes=True) as h:
+        seed_catalogue(h)
+        h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
+        category_id = mapped(mappings, "category", CAT_A).external_id
+        set_id = mapped(mappings, "family", FAM).external_id
+        # A merchant removed them in the admin; then the PIM deletes them too.
+        store_call(fake_store, "DELETE", "/rest/all/V1/products/S-1")
+        store_call(fake_store, "DELETE", f"/rest/all/V1/categories/{category_id}")
+        store_call(fake_store, "DELETE", "/rest/all/V1/products/attributes/colour")
+        store_call(fake_store, "DELETE", f"/rest/all/V1/products/attribute-sets/{set_id}")
+        for entity_type, uuid in (("product", PROD), ("category", CAT_A), ("attribute", ATTR),
+                                  ("family", FAM)):  # fmt: skip
+            h.handle_batch([mutation(entity_type, uuid, "deleted", version=9)])
+            assert mappings.find(entity_type, uuid, TEST_INTEGRATION_UUID) is None
+    assert sum(n for (m, _t, status), n in fake_store.calls.items()
+               if m == "DELETE" and status == 404) == 4  # fmt: skip
+
+
+@contextmanager
+def plain_http_server(status: int, headers: dict[str, str], body: bytes) -> Iterator[str]:
+    """A server that is not Magento: every request gets the same answer."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value.replace("{path}", self.path))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = answer  # noqa: N815 (http.server names)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "says"),
+    [
+        (404, {"Content-Type": "text/html"}, b"<h1>Not Found</h1>", "does not reach Magento"),
+        (301, {"Location": "https://shop.test{path}?token=s3cret"}, b"", "https://shop.test/rest"),
+    ],
+)
+def test_a_base_url_that_is_not_magentos_api_stops_and_forgets_nothing(
+    status: int, headers: dict[str, str], body: bytes, says: str
+) -> None:
+    mappings = InMemoryMappingService(integration_uuid=TEST_INTEGRATION_UUID)
+    mappings.create("product", PROD, TEST_INTEGRATION_UUID, "5", {"sku": "S-1"})
+    with plain_http_server(status, headers, body) as url:
+        config = {"base_url": url, "auth": "bearer", "access_token": "tok-123456"}
+        harness = DriverHarness(Magento2Driver(), config=config, mapping_service=mappings)
+        with harness as h:
+            for m in (mutation("product", PROD, "deleted", version=9),
+                      mutation("category", CAT_A, "created", {"code": "men"})):  # fmt: skip
+                with pytest.raises(ConfigurationError, match="base_url") as stopped:
+                    h.handle_batch([m])
+                assert says in str(stopped.value)
+                assert "s3cret" not in str(stopped.value)
+    assert mappings.find("product", PROD, TEST_INTEGRATION_UUID) is not None
 
 
 def test_a_category_tree_published_child_first_resolves_once_the_parent_is_there(

@@ -43,6 +43,9 @@ def test_messages_are_rendered_with_positional_and_named_parameters() -> None:
         (403, "Forbidden", FatalError),
         (404, "Request does not match any route.", ConfigurationError),
         (404, 'Product "%1" does not exist', NotFoundError),
+        (404, None, ConfigurationError),  # not Magento's error JSON: another server
+        (301, None, ConfigurationError),
+        (302, None, ConfigurationError),
         (429, "Too Many Requests", RateLimitedError),
         (503, "Service Unavailable", TransientError),
         (400, "Database deadlock found when trying to get lock", TransientError),
@@ -51,9 +54,10 @@ def test_messages_are_rendered_with_positional_and_named_parameters() -> None:
     ],
 )
 def test_classification_follows_magentos_error_model(
-    status: int, message: str, expected: type[Exception]
+    status: int, message: str | None, expected: type[Exception]
 ) -> None:
-    error = classify(status, MagentoErrorBody(message, message), request="PUT /x")
+    body = None if message is None else MagentoErrorBody(message, message)
+    error = classify(status, body, request="PUT /x")
     assert type(error) is expected or (expected is FatalError and isinstance(error, FatalError))
 
 
