@@ -6,7 +6,9 @@ created/updated, serialised per SKU (overlapping saves of a new SKU duplicate it
    mapped one is refused: Magento cannot rename a SKU through this API safely.
 2. Resolve references: the family's attribute set (no family: the default set) and the
    categories, through the mappings; an unmapped one is `DependencyNotReadyError`. Values of
-   IEC attributes this integration created go along, option codes as option ids.
+   IEC attributes this integration created go along, option codes as option ids (an option
+   code the attribute's mapping lacks is `DependencyNotReadyError` too: the attribute's update
+   is behind; a value of a shape the attribute cannot take is logged and not sent).
 3. Not mapped: POST at admin scope with every field, an explicit ``url_key``, the website
    ids and the category links. Product save is Magento's upsert by SKU, so a SKU already in
    the store (or created before a crash) is adopted, not duplicated. Mapped: PUT with the
@@ -164,19 +166,37 @@ async def _custom_values(s: Session, payload: Any, fields: set[str] | None) -> d
         if mapping is None or value is None:
             continue
         data = data_of(mapping)
-        options = data.get("options") or {}
         kind = data.get("frontend_input")
         converted: Localized = {}
         for locale, raw in value.items():
+            if raw is None:
+                continue
             if kind == "select":
-                option = options.get(str(raw))
-                converted[locale] = option
+                converted[locale] = _option_id(data, field, raw)
             elif kind == "multiselect" and isinstance(raw, list):
-                converted[locale] = ",".join(str(options[v]) for v in raw if v in options)
+                converted[locale] = ",".join(str(_option_id(data, field, v)) for v in raw)
             else:
                 converted[locale] = convert(mapping.external_id, raw, s.config.price_currency)
+                if converted[locale] is None:
+                    s.logger.warning(
+                        "product value not sent: Magento attribute %s takes no %s",
+                        mapping.external_id, type(raw).__name__,
+                    )  # fmt: skip
         out[mapping.external_id] = {k: v for k, v in converted.items() if v is not None}
     return {k: v for k, v in out.items() if v}
+
+
+def _option_id(attribute: dict[str, Any], field: str, code: Any) -> Any:
+    """The option id of `code` in a mapped select attribute; an option the attribute's
+    mapping does not have yet (its update is still on the way) is a dependency to wait for."""
+    option = (attribute.get("options") or {}).get(str(code))
+    if option is None:
+        raise DependencyNotReadyError(
+            f"attribute {field!r} has no option {str(code)!r} in Magento yet",
+            entity_type="attribute",
+            entity_uuid=str(attribute.get("uuid") or field),
+        )
+    return option
 
 
 async def _delete(s: Session, m: MutationData, mapping: MappingData | None) -> None:

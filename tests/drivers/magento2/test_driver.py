@@ -172,6 +172,29 @@ def test_destructive_deletes_are_refused_by_default(
         assert mappings.find("family", FAM, TEST_INTEGRATION_UUID) is not None
 
 
+def test_a_product_ahead_of_its_attributes_new_option_waits_for_it(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        purple = mutation("product", PROD, "created", product("S-1", colour="purple"))
+        with pytest.raises(DependencyNotReadyError, match="purple") as waiting:
+            h.handle_batch([purple])
+        assert waiting.value.entity_type == "attribute"
+        assert waiting.value.entity_uuid == ATTR
+        assert fake_store.catalog.find_product("S-1") is None  # not saved without its colour
+        h.handle_batch([mutation("attribute", ATTR, "updated", {
+            "code": "colour", "type": "pim_catalog_simpleselect", "labels": {"en_US": "Colour"},
+            "options": [{"code": "red"}, {"code": "blue"}, {"code": "purple"}]},
+            version=2)])  # fmt: skip
+        h.handle_batch([purple])
+    stored = fake_store.catalog.find_product("S-1")
+    assert stored is not None
+    assert (
+        stored.value("colour") == data_of(mapped(mappings, "attribute", ATTR))["options"]["purple"]
+    )
+
+
 def test_deleting_what_magento_no_longer_has_succeeds_and_forgets_the_mapping(
     fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
 ) -> None:
