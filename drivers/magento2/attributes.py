@@ -5,8 +5,9 @@ created/updated:
 1. The Magento code: the mapping's, else the IEC code made valid (``attribute_code_prefix``
    + lowercase ``[a-z][a-z0-9_]``, at most 30 characters).
 2. GET the attribute by code (a replay, or an attribute already in the store, is adopted):
-   404 → POST with the options; else PUT labels and scope (code and input type are
-   immutable in Magento: a type change needs a human, and is logged).
+   404 → POST with the options; else PUT labels and scope. Code and input type are
+   immutable in Magento: an IEC type whose input differs from the attribute's is refused
+   (`PermanentError`, dead-lettered with the reason: a type change needs a human).
 3. Options: Magento's options have no code, so option code → option id lives in the
    mapping's external data. Options missing from Magento are POSTed (the id comes back),
    renamed ones PUT. Options dropped in the IEC are left in Magento (deleting one deletes
@@ -24,7 +25,13 @@ from typing import Any
 from contracts import MappingData, MutationData, Operation, PermanentError
 from drivers.magento2 import payload_values as pv
 from drivers.magento2.api import segment
-from drivers.magento2.bodies import OptionSpec, attribute_body, attribute_code, option_specs
+from drivers.magento2.bodies import (
+    OptionSpec,
+    attribute_body,
+    attribute_code,
+    frontend_input,
+    option_specs,
+)
 from drivers.magento2.session import Session, data_of, is_stale, version_data
 
 __all__ = ["apply_attribute"]
@@ -62,11 +69,9 @@ async def apply_attribute(s: Session, m: MutationData) -> None:
         body = attribute_body(code, payload, s.locales, store_ids, options=options, create=True)
         result = await s.api.call("POST", "/products/attributes", body=body)
     else:
+        _refuse_a_type_change(m, code, existing)
         body = attribute_body(code, payload, s.locales, store_ids, create=False)
         result = await s.api.call("PUT", path, body=body)
-        wanted = body["attribute"].get("frontend_input")
-        if wanted and wanted != result.get("frontend_input"):
-            s.logger.warning("attribute type change needs a human", extra={"code": code})
     # 3. options
     option_ids = await _sync_options(s, code, options, result, known.get("options") or {})
     # 4. the mapping
@@ -80,6 +85,19 @@ async def apply_attribute(s: Session, m: MutationData) -> None:
     }
     if mapping is None or dict(mapping.external_data or {}) != data:
         await s.mappings.save(ENTITY, m.entity_uuid, code, data, iec_code)
+
+
+def _refuse_a_type_change(m: MutationData, code: str, existing: dict[str, Any]) -> None:
+    if m.payload.get("type") is None:
+        return  # the event does not say: the attribute keeps its type
+    wanted, has = frontend_input(m.payload["type"]), existing.get("frontend_input")
+    if has and wanted != has:
+        raise PermanentError(
+            f"attribute {code} is a {has!r} in Magento and its IEC type "
+            f"{m.payload['type']!r} needs {wanted!r}: Magento cannot change an attribute's "
+            "input type. Change it in Magento by hand (recreating the attribute deletes its "
+            "values on products), then replay this dead letter."
+        )
 
 
 async def _sync_options(

@@ -195,6 +195,25 @@ def test_a_product_ahead_of_its_attributes_new_option_waits_for_it(
     )
 
 
+def test_an_attribute_type_change_is_refused_with_the_reason(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        before = fake_store.count("PUT", "/V1/products/attributes/{attributeCode}")
+        to_text = mutation("attribute", ATTR, "updated", {
+            "code": "colour", "type": "pim_catalog_text", "labels": {"en_US": "Colour"}},
+            version=2)  # fmt: skip
+        with pytest.raises(PermanentError, match="cannot change an attribute's input type"):
+            h.handle_batch([to_text])
+        # Same type (or none said): an ordinary update.
+        h.handle_batch([mutation("attribute", ATTR, "updated", {
+            "code": "colour", "labels": {"en_US": "Color"}}, version=3)])  # fmt: skip
+    assert fake_store.eav.attributes["colour"].frontend_input == "select"
+    assert fake_store.eav.attributes["colour"].data["default_frontend_label"] == "Color"
+    assert fake_store.count("PUT", "/V1/products/attributes/{attributeCode}") == before + 1
+
+
 def test_deleting_what_magento_no_longer_has_succeeds_and_forgets_the_mapping(
     fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
 ) -> None:
