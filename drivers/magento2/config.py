@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["DEFAULT_FIELD_MAP", "Magento2Config"]
 
@@ -105,10 +113,11 @@ class Magento2Config(BaseModel):
     field_map: dict[str, Annotated[str, Field(pattern=_CODE)]] = Field(
         default_factory=lambda: dict(DEFAULT_FIELD_MAP),
         description=(
-            "IEC product field → Magento attribute code. The default maps name, description, "
-            "short_description, price, weight, enabled→status, visibility, stock→qty, url_key, "
-            "meta_title and meta_description. Product values of IEC attributes this "
-            "integration created are sent too, with option codes turned into option ids."
+            "IEC product field → Magento attribute code, merged over the default (which maps "
+            "name, description, short_description, price, weight, enabled→status, visibility, "
+            "stock→qty, url_key, meta_title and meta_description): give only the fields to add "
+            "or map differently. Product values of IEC attributes this integration created are "
+            "sent too, with option codes turned into option ids."
         ),
     )
     price_currency: str = Field(
@@ -151,6 +160,12 @@ class Magento2Config(BaseModel):
     bulk_poll_interval_s: float = Field(
         0.5, gt=0, description="Pause between two status polls of a bulk."
     )
+
+    @field_validator("field_map", mode="after")
+    @classmethod
+    def _over_the_default(cls, given: dict[str, str]) -> dict[str, str]:
+        # A map that replaced the default would create products without name or price.
+        return {**DEFAULT_FIELD_MAP, **given}
 
     @model_validator(mode="after")
     def _credentials_complete(self) -> Magento2Config:

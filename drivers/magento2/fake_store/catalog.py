@@ -37,6 +37,7 @@ _PRODUCT_FIELDS = ("name", "price", "status", "visibility", "weight")
 _CASTS = {"name": str, "price": float, "status": int, "visibility": int, "weight": float}
 _STAMP = "2026-01-01 00:00:00"
 _URL_KEY_TAKEN = "URL key for specified store already exists."
+_REQUIRED_ON_CREATE = (("name", "Product Name"), ("price", "Price"))
 
 
 @dataclass
@@ -133,6 +134,15 @@ class Catalog:
             code = item["attribute_code"]
             if self.eav.attribute(code) is not None:
                 written[code] = item["value"]
+        if existing is None:
+            # EAV's required attributes (is_required): a create without them is refused.
+            for code, label in _REQUIRED_ON_CREATE:
+                applies = code != "price" or product.type_id in ("simple", "virtual")
+                if applies and written.get(code) in (None, ""):
+                    raise MagentoError(
+                        400, 'The "%1" attribute value is empty. Set the attribute and try again.',
+                        [label],
+                    )  # fmt: skip
         url_key = written.get("url_key")
         if url_key is not None:
             self._check_product_url_key(str(url_key), product, target)

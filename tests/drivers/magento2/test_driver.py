@@ -319,9 +319,10 @@ def test_replay_after_a_crash_creates_nothing_twice(
     mappings = _CrashingMappings(integration_uuid=TEST_INTEGRATION_UUID)
     batch = [
         mutation("family", FAM, "created", {"code": "shirts"}),
-        mutation("attribute", ATTR, "created", {"code": "colour", "type": "select"}),
+        mutation("attribute", ATTR, "created",
+                 {"code": "colour", "type": "select", "options": [{"code": "red"}]}),
         mutation("category", CAT_A, "created", {"code": "men"}),
-    ]
+    ]  # fmt: skip
     with bound(fake_server, mappings) as h:
         with pytest.raises(TransientError):
             h.handle_batch(batch[:1])  # created in Magento, mapping lost
@@ -342,7 +343,7 @@ def test_a_sku_already_in_the_store_is_adopted(
     fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
 ) -> None:
     existing = store_call(fake_store, "POST", "/rest/all/V1/products",
-                          {"product": {"sku": "S-1", "name": "Old"}})  # fmt: skip
+                          {"product": {"sku": "S-1", "name": "Old", "price": 1}})  # fmt: skip
     with bound(fake_server, mappings) as h:
         seed_catalogue(h)
         h.handle_batch([mutation("product", PROD, "created", product("S-1"))])
@@ -440,7 +441,7 @@ def test_a_validation_400_is_permanent_with_magentos_rendered_message(
         seed_catalogue(h)
         clash = product("S-2", url_key="taken")
         store_call(fake_store, "POST", "/rest/all/V1/products", {"product": {
-            "sku": "OTHER",
+            "sku": "OTHER", "name": "Other", "price": 1,
             "custom_attributes": [{"attribute_code": "url_key", "value": "taken"}]}})  # fmt: skip
         batch = [mutation("product", PROD, "created", product("S-1")),
                  mutation("product", PROD2, "created", clash)]  # fmt: skip
@@ -464,7 +465,7 @@ def test_bearer_tokens_and_the_bulk_mode(
                bulk_poll_interval_s=0.01) as h:  # fmt: skip
         seed_catalogue(h)
         store_call(fake_store, "POST", "/rest/all/V1/products", {"product": {
-            "sku": "OTHER",
+            "sku": "OTHER", "name": "Other", "price": 1,
             "custom_attributes": [{"attribute_code": "url_key", "value": "taken"}]}})  # fmt: skip
         batch = [mutation("product", f"9{i:07d}-0000-4000-8000-000000000000", "created",
                           product(f"B-{i}", **({"url_key": "taken"} if i == 3 else {})))
@@ -521,10 +522,23 @@ def test_bulk_mode_writes_the_batchs_mappings_at_once() -> None:
     config = {"bulk_mode": True, "bulk_poll_interval_s": 0.01, "locale_stores": {}}
     with FakeMagentoServer(store) as server, bound(server, mappings, **config) as h:
         h.handle_batch([mutation("product", f"8{i:07d}-0000-4000-8000-000000000000", "created",
-                                 {"sku": f"K-{i}", "name": f"K {i}"})
+                                 {"sku": f"K-{i}", "name": f"K {i}", "price": 9})
                         for i in range(5)])  # fmt: skip
     assert mappings.writes == [5]
     assert store.violations == []
+
+
+def test_a_field_map_extends_the_default_map(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    with bound(fake_server, mappings, field_map={"teaser": "short_description"}) as h:
+        seed_catalogue(h)
+        h.handle_batch([mutation("product", PROD, "created", product("S-1", teaser="Soft"))])
+    stored = fake_store.catalog.find_product("S-1")
+    assert stored is not None
+    assert stored.value("short_description") == "Soft"
+    assert stored.value("name") == "Shirt S-1"
+    assert stored.value("price") == 19.9
 
 
 def test_the_configuration_is_documented_validated_and_secret() -> None:

@@ -13,6 +13,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 from drivers.magento2.fake_store import FakeMagento, FakeMagentoServer, StoreCredentials
 
 BEARER = {"Authorization": "Bearer fake-access-token"}
+REQUIRED = {"name": "N", "price": 1}  # what a create must carry (EAV is_required)
 
 
 def call(store: FakeMagento, method: str, path: str, body: Any = None, **kw: Any) -> Any:
@@ -59,7 +60,7 @@ def test_unknown_route_is_magentos_404_and_a_violation() -> None:
 
 def test_product_save_is_an_upsert_and_overlapping_saves_of_a_new_sku_duplicate_it() -> None:
     store = FakeMagento(latency_s=0.05)
-    body = {"product": {"sku": "RACE", "name": "Race"}}
+    body = {"product": {"sku": "RACE", "name": "Race", "price": 1}}
 
     async def both() -> list[int]:
         calls = [
@@ -84,10 +85,10 @@ def _json(body: Any) -> bytes:
 def test_url_key_conflicts_and_category_semantics() -> None:
     store = FakeMagento()
     key = [{"attribute_code": "url_key", "value": "shirt"}]
-    assert call(store, "POST", "/rest/all/V1/products",
-                {"product": {"sku": "A", "custom_attributes": key}}).status == 200  # fmt: skip
+    first = {"product": {**REQUIRED, "sku": "A", "custom_attributes": key}}
+    assert call(store, "POST", "/rest/all/V1/products", first).status == 200
     clash = call(store, "POST", "/rest/all/V1/products",
-                 {"product": {"sku": "B", "custom_attributes": key}})  # fmt: skip
+                 {"product": {**REQUIRED, "sku": "B", "custom_attributes": key}})  # fmt: skip
     assert clash.status == 400
     assert clash.json()["message"] == "URL key for specified store already exists."
     parent = call(store, "POST", "/rest/all/V1/categories", {"category": {"name": "Men"}}).json()
@@ -116,7 +117,7 @@ def test_attribute_sets_need_a_skeleton_and_entity_type_on_put_and_deleting_take
     assert put.status == 400
     assert put.json()["message"] == "Provided Attribute set non product Attribute set."
     call(store, "POST", "/rest/all/V1/products",
-         {"product": {"sku": "P", "attribute_set_id": set_id}})  # fmt: skip
+         {"product": {**REQUIRED, "sku": "P", "attribute_set_id": set_id}})  # fmt: skip
     assert call(store, "DELETE", f"/rest/all/V1/products/attribute-sets/{set_id}").status == 200
     assert store.catalog.products == []
 
@@ -128,10 +129,13 @@ def test_faults_answer_instead_of_the_store_and_calls_are_counted() -> None:
     limited = call(store, "GET", "/rest/all/V1/store/storeViews")
     assert limited.status == 429
     assert limited.headers["Retry-After"] == "3"
-    deadlock = call(store, "POST", "/rest/all/V1/products", {"product": {"sku": "A"}})
+    deadlock = call(store, "POST", "/rest/all/V1/products", {"product": {**REQUIRED, "sku": "A"}})
     assert deadlock.status == 400
     assert deadlock.json()["message"].startswith("Database deadlock found")
-    assert call(store, "POST", "/rest/all/V1/products", {"product": {"sku": "A"}}).status == 200
+    assert (
+        call(store, "POST", "/rest/all/V1/products", {"product": {**REQUIRED, "sku": "A"}}).status
+        == 200
+    )
     assert store.calls_by_status() == {("GET", 429): 1, ("POST", 400): 1, ("POST", 200): 1}
     assert store.count("POST", "/V1/products", 200) == 1
 
@@ -140,8 +144,8 @@ def test_bulk_reports_items_open_then_done_with_per_item_failures() -> None:
     store = FakeMagento(bulk_open_polls=1)
     key = [{"attribute_code": "url_key", "value": "same"}]
     accepted = call(store, "POST", "/rest/all/async/bulk/V1/products", [
-        {"product": {"sku": "A", "custom_attributes": key}},
-        {"product": {"sku": "B", "custom_attributes": key}},
+        {"product": {**REQUIRED, "sku": "A", "custom_attributes": key}},
+        {"product": {**REQUIRED, "sku": "B", "custom_attributes": key}},
     ])  # fmt: skip
     assert accepted.status == 202
     bulk = accepted.json()["bulk_uuid"]
@@ -156,7 +160,7 @@ def test_bulk_operation_ids_can_be_row_ids_and_the_detailed_status_shows_the_req
     store = FakeMagento(bulk_operation_ids="database", bulk_open_polls=0)
     ids = []
     for skus in (["A", "B"], ["C"]):
-        bodies = [{"product": {"sku": sku, "name": sku}} for sku in skus]
+        bodies = [{"product": {"sku": sku, "name": sku, "price": 1}} for sku in skus]
         accepted = call(store, "POST", "/rest/all/async/bulk/V1/products", bodies).json()
         assert [item["id"] for item in accepted["request_items"]] == list(range(len(skus)))
         bulk = accepted["bulk_uuid"]
@@ -166,7 +170,7 @@ def test_bulk_operation_ids_can_be_row_ids_and_the_detailed_status_shows_the_req
     detailed = call(store, "GET", f"/rest/all/V1/bulk/{bulk}/detailed-status").json()
     (op,) = detailed["operations_list"]
     assert json.loads(json.loads(op["serialized_data"])["meta_information"]) == {
-        "product": {"sku": "C", "name": "C"}}  # fmt: skip
+        "product": {"sku": "C", "name": "C", "price": 1}}  # fmt: skip
     assert json.loads(op["result_serialized_data"])["sku"] == "C"
     assert store.violations == []
 
@@ -197,5 +201,5 @@ def test_credentials_oauth_hmac_sha256_is_verified_and_bearer_can_be_off() -> No
 def test_encoded_skus_reach_the_product(path: str) -> None:
     store = FakeMagento()
     sku = "A/B" if "%2F" in path else "A+B"
-    call(store, "POST", "/rest/all/V1/products", {"product": {"sku": sku}})
+    call(store, "POST", "/rest/all/V1/products", {"product": {**REQUIRED, "sku": sku}})
     assert call(store, "GET", path).json()["sku"] == sku
