@@ -14,7 +14,12 @@ Run: ``.venv/bin/python -m bench.magento_bench [--products 400] [--latency-ms 20
    * bulk mode (``/async/bulk/V1/products``, status polled every 50 ms).
 
 3. Check through the REST API that the store holds every product; print records/s,
-   requests/s and the speed-up over concurrency 1.
+   requests/s, the speed-up over concurrency 1, and the CPU per record of the driver (this
+   process) and of the store (its process, from ``/proc``): on a small machine both compete
+   for the same cores, so the sync figures can be CPU-bound rather than latency-bound.
+
+The store skips its request schema checks unless ``--check-requests`` (its CPU per request is
+then mostly its own semantics, closer to what a benchmark of the driver should pay for).
 
 No Kafka: this measures the driver and the store's latency, not the runtime.
 """
@@ -22,6 +27,7 @@ No Kafka: this measures the driver and the store's latency, not the runtime.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import signal
 import subprocess
@@ -53,6 +59,8 @@ class Figure:
     requests: int
     cpu_seconds: float
     """CPU of this process (the driver; the store runs in another)."""
+    store_cpu_seconds: float | None
+    """CPU of the store's process over the same span (None where /proc is not readable)."""
 
     @property
     def rate(self) -> float:
@@ -75,18 +83,30 @@ def _config(base_url: str, concurrency: int, bulk: bool) -> dict[str, Any]:
     }
 
 
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _store_process(latency_ms: float) -> Iterator[str]:
-    """A fake store in a child process; yields its base URL."""
+def _store_process(latency_ms: float, check_requests: bool) -> Iterator[tuple[str, int]]:
+    """A fake store in a child process; yields its base URL and process id."""
     command = [sys.executable, "-m", "drivers.magento2.fake_store", "--no-response-checks",
                "--latency-ms", str(latency_ms)]  # fmt: skip
+    if not check_requests:
+        command.append("--no-request-checks")
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
         if not line.startswith("listening on "):
             raise SystemExit(f"the fake store did not start: {line!r}")
-        yield line.removeprefix("listening on ").strip()
+        yield line.removeprefix("listening on ").strip(), child.pid
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(10)
@@ -115,7 +135,7 @@ def _products(count: int) -> list[MutationData]:
 
 def _run(mode: str, concurrency: int, args: argparse.Namespace) -> Figure:
     # 1. the store, in its own process
-    with _store_process(args.latency_ms) as base_url:
+    with _store_process(args.latency_ms, args.check_requests) as (base_url, store_pid):
         config = _config(base_url, concurrency, mode == "bulk")
         mappings = InMemoryMappingService(integration_uuid=TEST_INTEGRATION_UUID)
         with DriverHarness(Magento2Driver(), config=config, mapping_service=mappings) as h:
@@ -131,17 +151,21 @@ def _run(mode: str, concurrency: int, args: argparse.Namespace) -> Figure:
                 for i, u in enumerate(_CATEGORIES)
             ])  # fmt: skip
             products = _products(args.products)
+            store_cpu = _process_cpu(store_pid)
             started, cpu = time.perf_counter(), time.process_time()
             for i in range(0, len(products), args.batch):
                 h.handle_batch(products[i : i + args.batch])
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu
+            store_after = _process_cpu(store_pid)
+            if store_cpu is not None and store_after is not None:
+                store_cpu = store_after - store_cpu
         # 3. check
         stored = _stored_products(base_url)
         if stored != args.products:
             raise SystemExit(f"{mode}/{concurrency}: the store holds {stored} products")
     requests = 2 * args.products if mode == "sync" else 2 * -(-args.products // args.batch)
-    return Figure(mode, concurrency, seconds, args.products, requests, cpu)
+    return Figure(mode, concurrency, seconds, args.products, requests, cpu, store_cpu)
 
 
 def main() -> None:
@@ -149,17 +173,28 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=400)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--check-requests", action="store_true", help="let the store check requests (slower)"
+    )
     args = parser.parse_args()
     figures = [_run("sync", c, args) for c in (1, 8, 32)] + [_run("bulk", 8, args)]
     base = figures[0].rate
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{args.products} products, {args.latency_ms:g} ms per request, batches of "
-          f"{args.batch}")  # fmt: skip
-    print(f"{'mode':<6} {'concurrency':>11} {'records/s':>10} {'writes/s':>11} "
-          f"{'seconds':>8} {'x conc. 1':>10} {'driver CPU ms/record':>21}")  # fmt: skip
+          f"{args.batch}, store request checks {'on' if args.check_requests else 'off'}; "
+          f"{os.cpu_count()} cores, load average {load} (1/5/15 min) at the end")  # fmt: skip
+    print(f"{'mode':<6} {'concurrency':>11} {'records/s':>10} {'writes/s':>9} {'seconds':>8} "
+          f"{'x conc. 1':>10} {'CPU ms/record: driver':>22} {'store':>6}")  # fmt: skip
     for f in figures:
+        store = (
+            "n/a"
+            if f.store_cpu_seconds is None
+            else f"{1000 * f.store_cpu_seconds / f.records:.1f}"
+        )
         print(
-            f"{f.mode:<6} {f.concurrency:>11} {f.rate:>10.1f} {f.requests / f.seconds:>11.1f} "
-            f"{f.seconds:>8.2f} {f.rate / base:>10.1f} {1000 * f.cpu_seconds / f.records:>21.1f}"
+            f"{f.mode:<6} {f.concurrency:>11} {f.rate:>10.1f} {f.requests / f.seconds:>9.1f} "
+            f"{f.seconds:>8.2f} {f.rate / base:>10.1f} {1000 * f.cpu_seconds / f.records:>22.1f} "
+            f"{store:>6}"
         )
 
 

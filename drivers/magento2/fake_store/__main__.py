@@ -25,11 +25,18 @@ def main() -> None:
     parser.add_argument(
         "--no-response-checks", action="store_true", help="skip checking its own responses"
     )
+    parser.add_argument(
+        "--no-request-checks",
+        action="store_true",
+        help="skip checking requests against the schema (benchmarks: the store's CPU then is "
+        "mostly its semantics)",
+    )
     args = parser.parse_args()
     store = FakeMagento(
         store_views=[StoreView(2, "de", "Deutsch"), StoreView(3, "fr", "Français")],
         latency_s=args.latency_ms / 1000,
         check_responses=not args.no_response_checks,
+        check_requests=not args.no_request_checks,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -33,6 +33,13 @@ def test_a_request_the_schema_refuses_is_a_400_and_a_violation() -> None:
     assert "bogus" in store.violations[0]
 
 
+def test_request_checks_can_be_switched_off_for_benchmarks() -> None:
+    store = FakeMagento(check_requests=False)
+    body = {"product": {**REQUIRED, "sku": "A", "bogus": 1}}
+    assert call(store, "POST", "/rest/all/V1/products", body).status == 200
+    assert store.violations == []
+
+
 def test_schema_caveats_numeric_strings_and_array_values_pass_nested_required_is_dropped() -> None:
     store = FakeMagento()
     body = {
