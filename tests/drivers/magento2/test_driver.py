@@ -396,6 +396,28 @@ def test_a_stale_mutation_changes_nothing(
     assert fake_store.catalog.products[0].stock["qty"] == 4.0
 
 
+def test_stale_category_attribute_and_family_mutations_change_nothing(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    newer = {
+        "category": (CAT_B, {"code": "kids", "labels": {"en_US": "Kids"}}),
+        "attribute": (ATTR, {"code": "colour", "type": "pim_catalog_simpleselect",
+                             "labels": {"en_US": "Colour"}, "options": [{"code": "red"}]}),
+        "family": (FAM, {"code": "shirts", "labels": {"en_US": "Shirts"}}),
+    }  # fmt: skip
+    with bound(fake_server, mappings) as h:
+        seed_catalogue(h)
+        for entity_type, (uuid, payload) in newer.items():
+            h.handle_batch([mutation(entity_type, uuid, "updated", payload, version=5)])
+        calls = sum(fake_store.calls.values())
+        for entity_type, (uuid, payload) in newer.items():
+            older = {**payload, "labels": {"en_US": "Older"}}
+            h.handle_batch([mutation(entity_type, uuid, "updated", older, version=4)])
+    assert sum(fake_store.calls.values()) == calls
+    category_id = int(mapped(mappings, "category", CAT_B).external_id)
+    assert fake_store.catalog.categories[category_id].values[0]["name"] == "Kids"
+
+
 def test_throttling_unavailability_and_deadlocks_are_transient(
     fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
 ) -> None:
