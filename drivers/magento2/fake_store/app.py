@@ -7,10 +7,11 @@ Every request goes through the same steps (`FakeMagento.handle`):
    ``Request does not match any route.``.
 2. Authenticate (OAuth 1.0a signature or bearer token, see `StoreCredentials`) and apply
    the ACL: a failure is Magento's 401 naming the ACL resource.
-3. Let an injected fault (`Faults`) answer instead, if one matches.
-4. Check parameters and body against the schema (`AdobeSchema`, with §9's caveats). A
+3. Check parameters and body against the schema (`AdobeSchema`, with §9's caveats). A
    request the schema refuses is answered 400 and recorded in `violations`: tests assert
    that list stays empty.
+4. Let an injected fault (`Faults`) answer instead, if one matches (after the checks, so a
+   faulted request is checked too).
 5. Wait the injected latency (product saves wait between their SKU lookup and their write,
    which is where Magento's duplicate-SKU race lives), run the route's handler.
 6. Check the response body against the schema too (a fake that drifts from the schema is a
@@ -147,15 +148,16 @@ class FakeMagento:
                     "The consumer isn't authorized to access %resources.",
                     {"resources": resource},
                 )
-            # 3. injected faults
+            # 3. the schema's checks
+            query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            payload = self._decode(body)
+            self._check_request(method, route, bulk, query, payload)
+            # 4. injected faults
             fault = self.faults.next_error(method, route_path)
             if fault is not None:
                 raise fault
-            # 4. the schema's checks
-            query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
-            payload = self._decode(body)
             if bulk:
-                result, status = await self._bulk(method, route, store_id, query, payload)
+                result, status = await self._bulk(store_id, payload)
             else:
                 result, status = await self._dispatch(route, store_id, query, payload)
         except MagentoError as exc:
@@ -189,15 +191,39 @@ class FakeMagento:
         self._violation(f"{what}: " + "; ".join(problems))
         return MagentoError(400, "%1", ["; ".join(problems)])
 
+    def _check_request(
+        self,
+        method: str,
+        route: MatchedRoute,
+        bulk: bool,
+        query: list[tuple[str, str]],
+        payload: Any,
+    ) -> None:
+        spec = route.spec
+        if not bulk:
+            if self.check_requests:
+                problems = self.schema.request_problems(route, query, payload)
+                if problems:
+                    raise self._refuse(f"{spec.method} {spec.template}", problems)
+            return
+        if (method, spec.template) != ("POST", "/V1/products"):
+            self._violation(f"{method} {_BULK_PREFIX}{spec.template}: bulk not implemented")
+            raise unsupported(_BULK_PREFIX + spec.template)
+        if not isinstance(payload, list) or not payload:
+            raise self._refuse("bulk", ["the body must be a non-empty array of request bodies"])
+        assert spec.body_ref is not None
+        problems = [
+            f"[{i}] {p}"
+            for i, item in enumerate(payload if self.check_requests else ())
+            for p in self.schema.body_problems(spec.body_ref, item)
+        ]
+        if problems or query:
+            raise self._refuse(f"bulk {spec.template}", problems or ["no query on bulk routes"])
+
     async def _dispatch(
         self, route: MatchedRoute, store_id: int, query: list[tuple[str, str]], payload: Any
     ) -> tuple[Any, int]:
         spec = route.spec
-        problems = (
-            self.schema.request_problems(route, query, payload) if self.check_requests else []
-        )
-        if problems:
-            raise self._refuse(f"{spec.method} {spec.template}", problems)
         handler = ROUTES.get((spec.method, spec.template))
         if handler is None:
             self._violation(f"{spec.method} {spec.template}: not implemented by the fake")
@@ -227,28 +253,8 @@ class FakeMagento:
             query, None if payload is NO_BODY else payload, pause,
         )  # fmt: skip
 
-    async def _bulk(
-        self,
-        method: str,
-        route: MatchedRoute,
-        store_id: int,
-        query: list[tuple[str, str]],
-        payload: Any,
-    ) -> tuple[Any, int]:
-        spec = route.spec
-        if (method, spec.template) != ("POST", "/V1/products"):
-            self._violation(f"{method} {_BULK_PREFIX}{spec.template}: bulk not implemented")
-            raise unsupported(_BULK_PREFIX + spec.template)
-        if not isinstance(payload, list) or not payload:
-            raise self._refuse("bulk", ["the body must be a non-empty array of request bodies"])
-        assert spec.body_ref is not None
-        problems = [
-            f"[{i}] {p}"
-            for i, item in enumerate(payload if self.check_requests else ())
-            for p in self.schema.body_problems(spec.body_ref, item)
-        ]
-        if problems or query:
-            raise self._refuse(f"bulk {spec.template}", problems or ["no query on bulk routes"])
+    async def _bulk(self, store_id: int, payload: list[Any]) -> tuple[Any, int]:
+        """``POST …/async/bulk/V1/products`` (already checked by `_check_request`)."""
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
         outcomes: list[tuple[int, str, Any]] = []

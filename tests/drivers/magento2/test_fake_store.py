@@ -147,6 +147,19 @@ def test_faults_answer_instead_of_the_store_and_calls_are_counted() -> None:
     assert store.count("POST", "/V1/products", 200) == 1
 
 
+def test_a_request_meeting_an_injected_fault_is_still_checked() -> None:
+    store = FakeMagento()
+    store.faults.inject("deadlock", method="POST")
+    bad = call(
+        store, "POST", "/rest/all/V1/products", {"product": {**REQUIRED, "sku": "A", "x": 1}}
+    )
+    assert bad.status == 400
+    assert len(store.violations) == 1
+    store.violations.clear()
+    good = call(store, "POST", "/rest/all/V1/products", {"product": {**REQUIRED, "sku": "A"}})
+    assert good.json()["message"].startswith("Database deadlock found")
+
+
 def test_bulk_reports_items_open_then_done_with_per_item_failures() -> None:
     store = FakeMagento(bulk_open_polls=1)
     key = [{"attribute_code": "url_key", "value": "same"}]
