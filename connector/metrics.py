@@ -126,7 +126,7 @@ class ConnectorMetrics:
         )
         self.paused = Gauge(
             f"{p}_paused",
-            "1 while the integration has paused fetching (backpressure or retry).",
+            "1 while the integration holds back fetching (partitions holding records are paused).",
             ["integration"],
             registry=registry,
         )

@@ -298,9 +298,9 @@ class RuntimeSettings(BaseModel):
     revoke_grace_ms: int = Field(20_000, ge=0)
     """How long in-flight batches of revoked partitions may finish before they are abandoned."""
     commit_interval_ms: int = Field(200, ge=0, le=60_000)
-    """How often finished offsets are committed while running (asynchronously, at most one
-    commit in flight): a crash redelivers the work in flight plus what finished within the
-    last interval. 0 commits after every fetch that finished something."""
+    """How often finished offsets are committed while running (asynchronously, coalesced: at
+    most one commit per interval): a crash redelivers the work in flight plus what finished
+    within the last interval. 0 commits after every fetch that finished something."""
     environment: NonEmptyStr = "production"
     """Passed to drivers through `IntegrationContext.environment`."""
     log_level: Annotated[

@@ -17,13 +17,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.commit_tracker import CommitTracker, TopicPartitionKey
-from connector.runtime.handling import WorkHandler, WorkResult
+from connector.runtime.handling import WorkResult
 from connector.runtime.scheduling import KeyScheduler, RetryGroup, Work
 
 __all__ = ["Dispatcher"]
+
+_CANCEL_WAIT_S = 1.0
+"""How long `drain` waits for cancelled works to end."""
+
+
+class WorkRunner(Protocol):
+    """What runs a work to its result: `WorkHandler` (tests may pass their own)."""
+
+    async def run(self, work: Work) -> WorkResult: ...
 
 
 class Dispatcher:
@@ -33,7 +43,7 @@ class Dispatcher:
         self,
         *,
         scheduler: KeyScheduler,
-        handler: WorkHandler,
+        handler: WorkRunner,
         tracker: CommitTracker,
         concurrency: int,
         label: str,
@@ -103,7 +113,7 @@ class Dispatcher:
             self._idle.clear()
             self._key_wait.observe(work.waited_s)
         if started:
-            self._publish_gauges()
+            self.publish_gauges()
             self._on_room()
 
     def _done(self, task: asyncio.Task[WorkResult]) -> None:
@@ -125,7 +135,7 @@ class Dispatcher:
             self._scheduler.complete(work, self._current(result.retries), now=now)
         if not self._tasks:
             self._idle.set()
-        self._publish_gauges()
+        self.publish_gauges()
         self.wakeup.set()
 
     def _current(self, retries: Iterable[RetryGroup]) -> list[RetryGroup]:
@@ -140,7 +150,7 @@ class Dispatcher:
                 out.append(RetryGroup(records, group.not_before))
         return out
 
-    def _publish_gauges(self) -> None:
+    def publish_gauges(self) -> None:
         s = self._scheduler
         self._in_flight_gauge.set(self.records_in_flight)
         self._buffered_gauge.set(s.queued_records)
@@ -148,7 +158,9 @@ class Dispatcher:
 
     async def quiesce(self, partitions: list[TopicPartitionKey], grace_s: float) -> None:
         """4. Wait for the works holding records of `partitions`; cancel the ones that hold
-        nothing else once `grace_s` has passed."""
+        nothing else once `grace_s` has passed. Records of `partitions` that works ending
+        meanwhile hand back for a retry are dropped: they must not run once the partitions
+        are another member's."""
         leaving = set(partitions)
 
         def holding() -> list[asyncio.Task[WorkResult]]:
@@ -162,6 +174,7 @@ class Dispatcher:
         if not tasks:
             return
         await asyncio.wait(tasks, timeout=grace_s)
+        self._scheduler.drop_partitions(partitions)
         for task in holding():
             work = self._tasks[task]
             if all((r.topic, r.partition) in leaving for r in work.records):
@@ -179,4 +192,12 @@ class Dispatcher:
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Async calls end at once; a sync call that has started keeps its work until its
+            # thread ends (`DriverInvoker`): shutdown goes on without it (commits, leaving
+            # the group), and the process exits when the thread does.
+            _, running = await asyncio.wait(tasks, timeout=_CANCEL_WAIT_S)
+            if running:
+                self.log.warning(
+                    "%d sync driver call(s) still running; the process ends when they do",
+                    len(running),
+                )

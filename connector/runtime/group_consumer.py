@@ -26,7 +26,7 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,8 +110,6 @@ class GroupConsumer:
         self._consumer: Consumer | None = None
         self._errors = ClientErrorLog(self.log)
         self._last_commit = 0.0
-        self._repause = False
-        self.paused = False
 
     # -- on the event loop ------------------------------------------------------------------
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -157,21 +155,20 @@ class GroupConsumer:
         )
         self._consumer = consumer
 
-    def step(self, pause: bool | None) -> list[Message]:
-        """One turn: commit what finished (if due), pause/resume, fetch."""
+    def step(
+        self, pause: Collection[TopicPartitionKey] = (), resume: Collection[TopicPartitionKey] = ()
+    ) -> list[Message]:
+        """One turn: commit what finished (if due), pause and resume partitions (those still
+        assigned: a revoke may have taken some since flow control looked), fetch."""
         consumer = self._consumer
         assert consumer is not None
         self._commit_promptly(consumer)
-        if pause is not None:
-            self.paused = pause
-        if pause is not None or self._repause:
-            assignment = consumer.assignment()
-            if assignment:
-                if self.paused:
-                    consumer.pause(assignment)
-                else:
-                    consumer.resume(assignment)
-            self._repause = False
+        if pause or resume:
+            owned = set(self._tracker.assigned())
+            if stop := [TopicPartition(t, p) for t, p in pause if (t, p) in owned]:
+                consumer.pause(stop)
+            if go := [TopicPartition(t, p) for t, p in resume if (t, p) in owned]:
+                consumer.resume(go)
         return consumer.consume(CONSUME_BATCH, _CONSUME_TIMEOUT_S)
 
     def commit_due(self) -> None:
@@ -273,7 +270,6 @@ class GroupConsumer:
                     for tp in committed
                 ]
             )
-        self._repause = self.paused
         self._metrics.rebalances.labels(self._label, "assign").inc()
         self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
         self.log.info("assigned %s", _fmt(keys))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -212,7 +213,7 @@ class DriverInvoker:
 
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        future = loop.run_in_executor(self._threads, context.run, call)
+        running = self._threads.submit(context.run, call)
         # A timer marks the call overdue if it runs past the timeout (cheaper than waiting
         # on the future with a timeout); either way the call is awaited to its end: nothing
         # else happens to its records before it ends.
@@ -220,7 +221,16 @@ class DriverInvoker:
         call_id = self._calls
         timer = loop.call_later(timeout, self._overdue_now, call_id, what)
         try:
-            await future
+            await asyncio.wrap_future(running)
+        except asyncio.CancelledError:
+            # Cancelled from outside (a revoke's or the shutdown's grace ran out). A call
+            # that has started cannot be interrupted: the work (its keys, its place among
+            # the running works) stays until the thread ends, so no other call for these
+            # records can start meanwhile; then the cancellation goes on.
+            while not running.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([asyncio.wrap_future(running)])
+            raise
         finally:
             timer.cancel()
             started = self._overdue.pop(call_id, None)

@@ -38,7 +38,7 @@ from connector.metrics import METRICS, ConnectorMetrics
 from connector.runtime.commit_tracker import ALREADY_DONE, CommitTracker, TopicPartitionKey
 from connector.runtime.decoding import RecordDecoder
 from connector.runtime.dispatch import Dispatcher
-from connector.runtime.flow_control import FlowControl, FlowDecision
+from connector.runtime.flow_control import FlowControl
 from connector.runtime.group_consumer import CONSUME_BATCH, ConsumerHooks, GroupConsumer
 from connector.runtime.handling import WorkHandler
 from connector.runtime.scheduling import KeyScheduler
@@ -132,7 +132,9 @@ class IntegrationRunner:
             one_key_per_work=per_record,
         )
         high_records, high_bytes = buffer_marks(batch, settings.concurrency)
-        self._flow = FlowControl(high_records=high_records, high_bytes=high_bytes)
+        self._flow: FlowControl[TopicPartitionKey] = FlowControl(
+            high_records=high_records, high_bytes=high_bytes
+        )
         self._room = asyncio.Event()
         self.dispatcher = Dispatcher(
             scheduler=self.scheduler,
@@ -272,41 +274,60 @@ class IntegrationRunner:
             self.log.warning("revoke: quiesce failed: %r", exc)
 
     async def _quiesce(self, keys: list[TopicPartitionKey]) -> None:
-        self.scheduler.drop_partitions(keys)
+        self._forget(keys)
         await self.dispatcher.quiesce(keys, self.settings.revoke_grace_s)
+
+    def _forget(self, keys: list[TopicPartitionKey]) -> None:
+        """On the event loop: drop the held records of partitions that leave us."""
+        self.scheduler.drop_partitions(keys)
+        self._flow.forget(keys)
 
     def _lost(self, keys: list[TopicPartitionKey]) -> None:
         if keys:
             self.partitions_lost = True
         loop = self._loop
         if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self.scheduler.drop_partitions, keys)
+            loop.call_soon_threadsafe(self._forget, keys)
 
     # ---------------------------------------------------------------- poll loop ---------
     async def _poll_loop(self) -> None:
         scheduler, flow, consumer = self.scheduler, self._flow, self._consumer
+        delivered: set[TopicPartitionKey] = set()
         while not self._stopping:
             self.last_beat = time.monotonic()
             if self.failed is not None:
                 raise self.failed
-            if not flow.paused and flow.full(scheduler.queued_records, scheduler.queued_bytes):
+            if not flow.holding and flow.full(scheduler.queued_records, scheduler.queued_bytes):
                 await self._wait_for_room()
-            decision = flow.decide(scheduler.queued_records, scheduler.queued_bytes)
-            pause = None if decision is None else decision is FlowDecision.PAUSE
-            if pause is not None:
-                self._metrics.paused.labels(self._label).set(1 if pause else 0)
-            messages: list[Message] = await consumer.call(consumer.step, pause)
+            # Pause only partitions with records held: a key may wait for a record of
+            # another partition (its category), which must keep coming (flow_control.py).
+            holding = flow.holding
+            plan = flow.plan(
+                scheduler.queued_records,
+                scheduler.queued_bytes,
+                time.monotonic(),
+                delivered=delivered,
+                held=scheduler.held_partitions,
+            )
+            if flow.holding != holding:
+                self._metrics.paused.labels(self._label).set(1 if flow.holding else 0)
+            messages: list[Message] = await consumer.call(consumer.step, plan.pause, plan.resume)
             # A consume that did not fill up waited its whole timeout: nothing more is
             # queued right now, so partial works need not linger for more.
             scheduler.flush_partial(len(messages) < CONSUME_BATCH)
+            delivered = set()
             if not messages or self._stopping:
                 self.dispatcher.wakeup.set()
                 continue
-            self._add(messages, time.monotonic())
+            delivered = self._add(messages, time.monotonic(), flow.holding)
+            self.dispatcher.publish_gauges()  # also while every key is parked (no work ends)
             self.dispatcher.wakeup.set()
 
-    def _add(self, messages: list[Message], now: float) -> None:
-        """Fetched messages to records, tracked and queued in the scheduler."""
+    def _add(
+        self, messages: list[Message], now: float, note_partitions: bool = False
+    ) -> set[TopicPartitionKey]:
+        """Fetched messages to records, tracked and queued in the scheduler; returns their
+        partitions if `note_partitions` (else an empty set: it costs at full speed)."""
         fetched: list[tuple[Message, str, int, int]] = []
         for message in messages:
             if message.error() is not None:
@@ -332,6 +353,7 @@ class IntegrationRunner:
             self._metrics.records_consumed.labels(self._label, topic).inc(n)
         if skipped:
             self._metrics.records_skipped.labels(self._label).inc(skipped)
+        return {(t, p) for _, t, p, _ in fetched} if note_partitions else set()
 
     async def _wait_for_room(self) -> None:
         """Wait (at most `FlowControl.wait_before_pause_s`) without fetching until the

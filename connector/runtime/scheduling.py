@@ -250,6 +250,10 @@ class KeyScheduler:
             times.append(ready[0].ready_at + self.linger_s)
         return min(times, default=None)
 
+    def held_partitions(self) -> set[tuple[str, int]]:
+        """The partitions of every record held (not yet handed over, or parked for a retry)."""
+        return {(r.topic, r.partition) for state in self._keys.values() for r in state.queue}
+
     # -- rebalances ---------------------------------------------------------------------------
     def drop_partitions(self, partitions: Iterable[tuple[str, int]]) -> int:
         """Forget the held records of revoked partitions; returns how many were dropped."""
@@ -277,6 +281,8 @@ class KeyScheduler:
             state.queue.clear()
             state.bytes = 0
             if not state.busy:
+                if state.blocked_until:
+                    self.blocked_keys -= 1
                 del self._keys[state.key]
         self._rebuild()
         return dropped

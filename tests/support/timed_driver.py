@@ -29,6 +29,9 @@ class TimedConfig(BaseModel):
     waiting_uuids: list[str] = []
     """These entities fail with DependencyNotReadyError until `ready_at` (epoch seconds)."""
     ready_at: float = 0
+    waits_for: str = ""
+    """Every other entity fails with DependencyNotReadyError until this entity's mutation
+    was handled (a category its products need)."""
     slow_uuids: list[str] = []
     """The first call of these entities takes `slow_ms` (past the handle timeout)."""
     slow_ms: float = 0
@@ -38,6 +41,7 @@ class _Timed(AbstractDriver):
     def __init__(self) -> None:
         super().__init__()
         self._slowed: set[str] = set()
+        self._arrived = False
         self._fd: int | None = None
 
     def get_name(self) -> str:
@@ -65,6 +69,10 @@ class _Timed(AbstractDriver):
         cfg = self.cfg
         if mutation.entity_uuid in cfg.waiting_uuids and time.time() < cfg.ready_at:
             return DependencyNotReadyError(f"{mutation.entity_uuid} waits for its category")
+        if cfg.waits_for and not self._arrived:
+            if mutation.entity_uuid != cfg.waits_for:
+                return DependencyNotReadyError(f"{mutation.entity_uuid} waits for {cfg.waits_for}")
+            self._arrived = True
         return None
 
     def _write(self, mutation: MutationData, start: float, ok: bool) -> None:

@@ -18,6 +18,7 @@ from timed_driver import SyncTimedBatchDriver, SyncTimedDriver, TimedDriver, rea
 from connector.codec import MutationCodec
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
+from connector.metrics import REGISTRY as REGISTRY_METRICS
 from connector.runtime.app import EXIT_OK, ConnectorApp
 from contracts import MutationData
 
@@ -142,6 +143,47 @@ async def test_a_key_waiting_for_its_dependency_does_not_delay_the_others(
     assert others_done - first_try < ready_after_s / 2
     # its later versions waited behind it, in order
     assert [c["v"] for c in waiting_calls if c["ok"]] == [1, 2, 3]
+
+
+async def test_keys_waiting_beyond_the_buffer_mark_do_not_stop_the_topic_they_wait_for(
+    connector_env: ConnectorEnv,
+) -> None:
+    """Products parked for their category fill the buffer past its mark: fetching holds back,
+    but only on partitions with records held, so the category published afterwards still
+    arrives and unblocks them (pausing everything held it back until retries ran out)."""
+    env = connector_env
+    env.create_mutation_topics(["product"], partitions=2)
+    env.create_mutation_topics(["category"], partitions=1)
+    products = product_mutations(1500, 1)  # the buffer's mark: 1,000 records
+    category = product_mutations(1, 1, entity_type="category")[0]
+    env.publish(products)
+    out = env.tmp / "calls.jsonl"
+    config = env.config(
+        driver="timed",
+        entity_types=("product", "category"),
+        driver_config={"output_path": str(out), "waits_for": category.entity_uuid},
+        batch={"max_records": 50},
+        retry={"max_attempts": 1000, "initial_backoff_ms": 100, "max_backoff_ms": 400},
+        concurrency=2,
+    )
+    app = app_for(config)
+    labels = {"integration": env.integration_uuid}
+    published_at: list[float] = []
+
+    def done() -> bool:
+        if not published_at:
+            if REGISTRY_METRICS.get_sample_value("iec_connector_paused", labels) == 1:
+                env.publish([category])  # only now: the buffer is over its mark
+                published_at.append(time.monotonic())
+            return False
+        return len(done_calls(out)) >= len(products) + 1
+
+    code = await run_until(app, done, 90)
+    assert code == EXIT_OK
+    handled = versions_by_entity(done_calls(out))
+    assert handled == expected_versions([*products, category])
+    assert env.topic_records(env.topics.dead_letter_topic(env.integration_uuid)) == 0
+    print(f"\nall handled {time.monotonic() - published_at[0]:.1f} s after the category came")
 
 
 @pytest.mark.parametrize("driver", ["timed-sync", "timed-sync-batch"])

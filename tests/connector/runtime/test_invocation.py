@@ -126,3 +126,24 @@ async def test_watchdog_stops_ticking_when_idle() -> None:
 def test_seed_style_drivers_are_called_per_record() -> None:
     assert implements_only_handle(SlowAsync(0))
     assert not implements_only_handle(SlowSync(0))
+
+
+async def test_a_cancelled_sync_call_keeps_its_work_until_the_thread_ends() -> None:
+    # A revoke's or the shutdown's grace ran out: the call cannot be interrupted, so the
+    # work (and its keys) must stay taken until it ends, and stay counted overdue.
+    driver = SlowSync(0.6)
+    inv = invoker(driver, 0.1)
+    task = asyncio.create_task(inv.handle_batch("product", [M]))
+    assert await asyncio.to_thread(driver.running.wait, 5)
+    await asyncio.sleep(0.2)
+    assert inv.overdue == 1
+    task.cancel()
+    await asyncio.sleep(0.1)
+    task.cancel()  # cancelled again: still waits
+    done, _ = await asyncio.wait([task], timeout=0.1)
+    assert not done, "the work ended while its driver call still ran"
+    assert inv.overdue == 1
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert inv.overdue == 0
+    inv.close()
