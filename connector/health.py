@@ -1,8 +1,11 @@
 """One HTTP server for `/metrics`, `/healthz` and `/readyz`.
 
 `/healthz` answers 200 while every integration loop is alive and has turned within
-`stuck_after_s` (a loop stuck in a blocking call stops turning); `/readyz` answers 200 once
-every integration has restored its mappings and received its first assignment.
+`stuck_after_s` (a loop stuck in a blocking call stops turning); `/readyz` answers 200 while
+every integration has restored its mappings, has received an assignment and has not lost its
+partitions since: when the group takes them away (a session timeout, e.g. during a broker
+outage) it answers 503 until partitions are assigned again, while `/healthz` stays 200. An
+integration that failed is neither live nor ready.
 
 Exposure: no authentication and no TLS, as usual for Prometheus targets. The bodies carry
 metric values, integration names and uuids, topic names and probe states, never
