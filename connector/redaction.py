@@ -19,7 +19,8 @@ driver obtains at run time).
 
 Secrets shorter than `MIN_SECRET_LENGTH` are not redacted: masking "000" everywhere would
 mangle uuids and offsets without protecting anything. They are listed in `unredacted` so the
-runtime can warn about each at start-up.
+runtime can warn about each at start-up; secrets shorter than `FULL_BASE64_BYTES` (UTF-8)
+are masked as text but their base64 only at some offsets, and listed in `base64_partial`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 from contracts.secrecy import FoundSecret
 
 __all__ = [
+    "FULL_BASE64_BYTES",
     "MASK",
     "MIN_SECRET_LENGTH",
     "RedactingFilter",
@@ -47,6 +49,8 @@ __all__ = [
 MASK = "***"
 MIN_SECRET_LENGTH = 6
 _MIN_BASE64_BYTES = 6  # an 8-character core: rare enough by chance not to mask anything else
+FULL_BASE64_BYTES = _MIN_BASE64_BYTES + 2
+"""From this many bytes on, a secret's base64 is masked at every offset in the encoded text."""
 _MAX_MESSAGE_BYTES = 4096
 _MAX_STACK_BYTES = 8192
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -133,16 +137,23 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | FoundSecret] = ()) -> None:
         values: set[str] = set()
         short: dict[str, None] = {}
+        partial: dict[str, None] = {}
         for secret in secrets:
             value = secret.value if isinstance(secret, FoundSecret) else secret
             if not isinstance(value, str) or not value:
                 continue
+            where = secret.where if isinstance(secret, FoundSecret) else "a secret"
             if len(value) >= MIN_SECRET_LENGTH:
                 values.add(value)
+                if len(value.encode("utf-8")) < FULL_BASE64_BYTES:
+                    partial[where] = None
             else:
-                short[secret.where if isinstance(secret, FoundSecret) else "a secret"] = None
+                short[where] = None
         self.unredacted: tuple[str, ...] = tuple(short)
         """Where the secrets too short to redact were found (never their values)."""
+        self.base64_partial: tuple[str, ...] = tuple(partial)
+        """Where secrets were found that are masked as text, but base64-encoded only at some
+        offsets (shorter than `FULL_BASE64_BYTES`)."""
         # Longest first, so a secret containing another is masked whole.
         patterns = [
             p for value in sorted(values, key=lambda s: (-len(s), s)) for p in _patterns(value)

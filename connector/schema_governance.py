@@ -10,8 +10,11 @@ let a producer ship a schema that consumers still on the previous release cannot
 Registry calls go through confluent-kafka's `SchemaRegistryClient`, except the verbose
 compatibility test: that client returns only a boolean, and `schemas check` must print the
 registry's reason, so `explain_compatibility` posts to the documented
-`/compatibility/subjects/{subject}/versions/latest?verbose=true` with httpx (Confluent answers
-`messages`, Apicurio `reason`). Every call has the settings' timeout.
+`/compatibility/subjects/{subject}/versions?verbose=true` with httpx (Confluent answers
+`messages`, Apicurio `reason`). That endpoint, without a version, runs the check `register`
+runs: under a transitive rule against every registered version. (`.../versions/latest` checks
+against the latest one only, so it would pass a candidate that only an older version refuses,
+which `register` and producers are then refused.) Every call has the settings' timeout.
 """
 
 from __future__ import annotations
@@ -192,11 +195,15 @@ def explain_compatibility(
 ) -> CompatibilityVerdict:
     """Ask the registry whether `candidate` may follow `subject`'s versions, with its reason.
 
-    A subject with no versions accepts anything (nothing to be compatible with): compatible,
-    with a reason saying so. Raises `RegistryRequestError` when the registry cannot answer.
+    The registry applies the subject's rule as on registration: with `FULL_TRANSITIVE` the
+    candidate is checked against every registered version, not only the latest. A subject
+    with no versions accepts anything (nothing to be compatible with): compatible, with a
+    reason saying so. Raises `RegistryRequestError` when the registry cannot answer.
     """
     base = settings.url.split(",")[0].strip().rstrip("/")
-    url = f"{base}/compatibility/subjects/{quote(subject, safe='')}/versions/latest"
+    # No version in the path: the registry checks as `register` would (all versions when
+    # the rule is transitive); `/versions/latest` would check the latest one only.
+    url = f"{base}/compatibility/subjects/{quote(subject, safe='')}/versions"
     auth = None
     if settings.basic_auth_user is not None and settings.basic_auth_password is not None:
         auth = (settings.basic_auth_user, settings.basic_auth_password.get_secret_value())

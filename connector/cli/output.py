@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -63,7 +63,7 @@ class Column:
     priority: int = 0
     min_width: int = 8
     max_width: int | None = None
-    justify: str = "left"
+    justify: JustifyMethod = "left"
     wrap: bool = True
 
 
@@ -138,7 +138,7 @@ def print_table(
         keep_whole = whole and not column.wrap
         table.add_column(
             column.header,
-            justify=column.justify,  # type: ignore[arg-type]
+            justify=column.justify,
             overflow="fold",
             no_wrap=keep_whole,
             min_width=_floor(column, rows) if keep_whole or column.wrap else None,

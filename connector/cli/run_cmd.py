@@ -21,7 +21,7 @@ from connector.cli.options import ConfigFile
 from connector.config import load_and_validate
 from connector.driver_registry import DriverRegistry
 from connector.logging_config import configure_logging
-from connector.redaction import MIN_SECRET_LENGTH
+from connector.redaction import FULL_BASE64_BYTES, MIN_SECRET_LENGTH
 from connector.runtime.app import ConnectorApp
 from contracts import ConfigProblem, ConfigValidationError
 
@@ -81,6 +81,13 @@ def run_with_registry(config: Path | None, registry: DriverRegistry) -> int:
             "masked in logs or dead letters; use a longer one",
             where,
             MIN_SECRET_LENGTH,
+        )
+    for where in app.redactor.base64_partial:
+        log.warning(
+            "%s: a secret shorter than %d bytes is masked in text, but base64-encoded (e.g. "
+            "in an Authorization: Basic header) only at some positions; use a longer one",
+            where,
+            FULL_BASE64_BYTES,
         )
     try:
         return asyncio.run(app.run())

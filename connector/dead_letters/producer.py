@@ -3,8 +3,9 @@
 A thin adapter over `AckedProducer` (acks=all, idempotent). `send` and `send_many` return
 only once every record is durably written, so the runtime may then commit their offsets; a
 failed write raises `TransientError` (the runtime retries it and commits nothing meanwhile).
-`send_many` writes all its records together and waits once: a batch's failed records cost one
-round trip, not one each.
+`send_many` and `write` write all their records together and wait once: a batch's failed
+records cost one round trip, not one each; `write` tells which failed, so only those are
+written again (no duplicate of the others).
 """
 
 from __future__ import annotations
@@ -82,14 +83,33 @@ class DeadLetterProducer:
         """Write every (record, headers) together; return once all are acknowledged.
 
         Raises `TransientError` if any write failed or timed out; the others may be written
-        already, so retrying the whole call can duplicate dead letters, never lose one.
-        Raises `ConfigurationError` if the cluster refuses the writes for good (ACLs,
-        credentials, an invalid topic name): an operator must fix that.
+        already, so retrying the whole call can duplicate dead letters, never lose one
+        (`write` says which failed). Raises `ConfigurationError` if the cluster refuses the
+        writes for good (ACLs, credentials, an invalid topic name): an operator must fix that.
         """
+        outcomes = await self.write(items)
+        failures = [error for error in outcomes if error is not None]
+        refused = [error for error in failures if isinstance(error, ConfigurationError)]
+        if refused:
+            raise refused[0]
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise TransientError(
+                f"{len(failures)} dead-letter writes failed, the first: {failures[0]}"
+            )
+
+    async def write(
+        self, items: Sequence[tuple[ConsumedRecord, Headers]]
+    ) -> list[TransientError | ConfigurationError | None]:
+        """Write every (record, headers) together, with one wait for the acknowledgements;
+        each item's outcome: None once acknowledged, `TransientError` if its write failed or
+        timed out (write it again), `ConfigurationError` if the cluster refuses it for good
+        (ACLs, credentials, an invalid topic name: an operator must fix that)."""
         if self._closed:
             raise RuntimeError("the dead-letter producer is closed")
         if not items:
-            return
+            return []
         records = [
             ProducerRecord(
                 self.topic,
@@ -104,21 +124,22 @@ class DeadLetterProducer:
         try:
             deliveries = await self._producer.asend_many(records)
         except TimeoutError:
-            raise self._failed(len(items), "not acknowledged in time") from None
-        failed = [d for d in deliveries if not d.ok]
+            timed_out = self._failed(len(items), "not acknowledged in time")
+            return [timed_out] * len(items)
         if self._integration:
             self._count(items, deliveries, time.perf_counter() - started)
-        if failed:
-            refused = [
-                d for d in failed if d.error and family_of(d.error) is ErrorFamily.CONFIGURATION
-            ]
-            if refused and refused[0].error is not None:
-                # ACLs, credentials, an invalid topic: retrying cannot help, the integration
-                # must stop (nothing is committed past these records).
-                raise ConfigurationError(
-                    f"dead-letter writes to {self.topic} are refused: {describe(refused[0].error)}"
-                )
-            raise self._failed(len(failed), _reason(failed[0]), counted=True)
+        return [self._outcome(d) for d in deliveries]
+
+    def _outcome(self, delivery: Delivery) -> TransientError | ConfigurationError | None:
+        if delivery.ok:
+            return None
+        if delivery.error is not None and family_of(delivery.error) is ErrorFamily.CONFIGURATION:
+            # ACLs, credentials, an invalid topic: retrying cannot help, the integration
+            # must stop (nothing is committed past these records).
+            return ConfigurationError(
+                f"dead-letter writes to {self.topic} are refused: {describe(delivery.error)}"
+            )
+        return TransientError(f"dead-letter write to {self.topic} failed: {_reason(delivery)}")
 
     def _count(
         self,
@@ -140,8 +161,8 @@ class DeadLetterProducer:
             else:
                 metrics.dead_letter_failures.labels(integration).inc()
 
-    def _failed(self, count: int, reason: str, *, counted: bool = False) -> TransientError:
-        if self._integration and not counted:
+    def _failed(self, count: int, reason: str) -> TransientError:
+        if self._integration:
             self._metrics.dead_letter_failures.labels(self._integration).inc(count)
         # The reason is a librdkafka error name: no configuration values.
         what = "dead-letter write" if count == 1 else f"{count} dead-letter writes"

@@ -268,15 +268,30 @@ def read_dead_letters(
 def find_replays(
     client_config: Mapping[str, str], retry_topic: str, *, progress: Progress | None = None
 ) -> dict[str, str]:
-    """Dead-letter ref → ``topic/partition/offset`` of its (last) replay in `retry_topic`."""
+    """Dead-letter ref → ``topic/partition/offset`` of its (last) replay in `retry_topic`.
+
+    Raises `ConfigurationError` if the topic holds a record that is not a replay: only
+    `replay` writes a retry topic, so such a record means the name and policy checks of
+    `check_retry_topic` were passed by some other topic (a dead-letter topic under another
+    prefix, an archive named ``<anything>.<uuid>``)."""
     replays: dict[str, str] = {}
+    foreign: list[str] = []
 
     def note(msg: Any) -> None:
+        where = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
         of = header_value(msg.headers(), Header.REPLAY_OF)
         if of is not None:
-            replays[of] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+            replays[of] = where
+        else:
+            foreign.append(where)
 
     _scan(client_config, retry_topic, note, progress=progress or _Silent(), label="reading replays")
+    if foreign:
+        raise ConfigurationError(
+            f"refusing to replay: {retry_topic!r} holds {len(foreign)} record(s) that are not "
+            f"replays (first: {foreign[0]}), so it is not this integration's retry topic: "
+            "check --retry-prefix (or the configuration's topics.retry_prefix)"
+        )
     return replays
 
 
@@ -428,7 +443,8 @@ def replay(
 
     0. Refuse (`ConfigurationError`) unless the target is the integration's retry topic.
     1. Read the dead-letter topic and apply the filter.
-    2. Read the retry topic for earlier replays of the selected ones.
+    2. Read the retry topic for earlier replays of the selected ones; refuse it if it holds
+       anything but replays.
     3. Unless superseded ones are included anyway, read the facts for the superseded rule.
     4. Plan (pure), then publish the replays unless it is a dry run.
     """

@@ -36,7 +36,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connector.kafka.clients import ClientConfig, ClientErrorLog, Logger, new_producer
-from connector.kafka.errors import error_of
+from connector.kafka.errors import SettingName, connector_setting, error_of
 
 __all__ = ["AckedProducer", "Delivery", "ProducerRecord", "Settle"]
 
@@ -153,9 +153,11 @@ class AckedProducer:
         settings: ClientConfig | None = None,
         delivery_timeout_s: float | None = 30.0,
         queue_full_wait_s: float | None = 5.0,
+        setting_name: SettingName = connector_setting,
     ) -> None:
         """`name` names the delivery thread and messages; `queue_full_wait_s` None waits
-        for room in the local queue as long as it takes."""
+        for room in the local queue as long as it takes; `setting_name` names the settings a
+        refused connection should check (`ClientErrorLog`)."""
         forced: dict[str, Any] = {**(settings or {}), "acks": "all", "enable.idempotence": True}
         if delivery_timeout_s is not None:
             forced["delivery.timeout.ms"] = int(delivery_timeout_s * 1000)
@@ -164,7 +166,7 @@ class AckedProducer:
         self._defaults = dict(defaults or {})
         self._settings = forced
         self._log = logger
-        self._errors = ClientErrorLog(logger)
+        self._errors = ClientErrorLog(logger, name=setting_name)
         self._wait_s = None if delivery_timeout_s is None else delivery_timeout_s + _WAIT_MARGIN_S
         self._queue_full_wait_s = queue_full_wait_s
         self._lock = threading.Lock()
@@ -267,6 +269,12 @@ class AckedProducer:
         """The client's latest cluster-level error (brokers down, authentication), if any."""
         return self._errors.last
 
+    @property
+    def refusal(self) -> str | None:
+        """Why the cluster refuses the connection (TLS, credentials) and what to check, if it
+        did and no record was acknowledged since."""
+        return self._errors.refusal
+
     def flush(self, timeout_s: float | None = None) -> int:
         """Wait for every report (up to `timeout_s`); returns how many are still missing."""
         producer = self._producer
@@ -342,7 +350,9 @@ class AckedProducer:
     def _on_delivery(
         self, call: _Call, index: int, error: KafkaError | None, message: Message | None
     ) -> None:
-        if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
+        if error is None:
+            self._errors.accepted()
+        elif error.fatal() or error.code() == KafkaError._FATAL:
             self._needs_reset = True
         call.report(index, error, message)
 

@@ -21,6 +21,7 @@ dead-letter producer, the preflight check and the CLI use it directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from confluent_kafka import KafkaError, KafkaException
@@ -29,11 +30,16 @@ from contracts import ConfigurationError, IntegrationError, PermanentError, Tran
 
 __all__ = [
     "ErrorFamily",
+    "SettingName",
     "as_integration_error",
     "cluster_failure",
+    "connector_setting",
     "describe",
     "error_of",
     "family_of",
+    "librdkafka_property",
+    "refusal",
+    "tls_refusal",
 ]
 
 
@@ -100,6 +106,80 @@ def family_of(error: KafkaError) -> ErrorFamily:
     if code in _PERMANENT:
         return ErrorFamily.PERMANENT
     return ErrorFamily.TRANSIENT
+
+
+SettingName = Callable[[str], str]
+"""How a refusal names what to check, given the librdkafka property (`ssl.ca.location`)."""
+
+
+def connector_setting(prop: str) -> str:
+    """The connector's setting for a librdkafka property: `ssl.ca.location` ->
+    `kafka.ssl_ca_location` (the `kafka:` section of the configuration)."""
+    return "kafka." + prop.replace(".", "_")
+
+
+def librdkafka_property(prop: str) -> str:
+    """The property itself, for clients configured with librdkafka properties (the SDK)."""
+    return prop
+
+
+# OpenSSL's words for "we do not trust the broker's certificate".
+_UNTRUSTED_BROKER = (
+    "certificate verify failed",
+    "self-signed certificate",
+    "unable to get local issuer",
+)
+# The broker's TLS alerts when it wants a client certificate it did not get or cannot trust.
+_CLIENT_CERT_REFUSED = (
+    "alert bad certificate",
+    "alert certificate required",
+    "alert unknown ca",
+    "alert certificate unknown",
+    "alert handshake failure",
+)
+_AUTHENTICATION = frozenset(
+    {
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        KafkaError.UNSUPPORTED_SASL_MECHANISM,
+        KafkaError.ILLEGAL_SASL_STATE,
+    }
+)
+
+
+def tls_refusal(error_text: str, name: SettingName = connector_setting) -> str | None:
+    """What to fix when a librdkafka error says a TLS handshake was refused, else None.
+
+    `name` turns the librdkafka properties to check into what the reader configured.
+    """
+    text = error_text.lower()
+    if any(words in text for words in _UNTRUSTED_BROKER):
+        return (
+            "the broker's TLS certificate is not signed by a CA the client trusts — check "
+            f"{name('ssl.ca.location')} (the CA that signed the broker certificate) and that "
+            f"{name('bootstrap.servers')} names a host in that certificate"
+        )
+    if any(words in text for words in _CLIENT_CERT_REFUSED):
+        return (
+            "the broker refused the TLS handshake: it requires a client certificate it "
+            f"trusts — check {name('ssl.certificate.location')} and "
+            f"{name('ssl.key.location')} (and {name('ssl.key.password')} for an encrypted key)"
+        )
+    return None
+
+
+def refusal(error: KafkaError, name: SettingName = connector_setting) -> str | None:
+    """What to fix when the cluster refuses the connection itself (a TLS handshake, the SASL
+    credentials), else None. Retrying cannot help: an operator must change a setting."""
+    tls = tls_refusal(error.str(), name)
+    if tls is not None:
+        return tls
+    if error.code() in _AUTHENTICATION:
+        return (
+            f"the cluster refused the credentials — check {name('security.protocol')}, "
+            f"{name('sasl.mechanism')}, {name('sasl.username')} and {name('sasl.password')}"
+        )
+    return None
 
 
 def error_of(exc: BaseException) -> KafkaError | None:

@@ -8,7 +8,8 @@
 3. The `ConfigurationError` names the setting to look at: kafka.ssl_ca_location when the
    broker's certificate is not trusted, kafka.ssl_certificate_location / ssl_key_location
    when the broker wants (another) client certificate, the SASL settings when it refuses
-   the credentials. librdkafka's own log lines are silenced here: the error is the report.
+   the credentials (the librdkafka properties instead, for the publisher SDK, whose users
+   configure those). librdkafka's own log lines are silenced here: the error is the report.
 """
 
 from __future__ import annotations
@@ -18,63 +19,37 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
 from connector.kafka.clients import new_admin
-from connector.kafka.errors import ErrorFamily, family_of
+from connector.kafka.errors import (
+    ErrorFamily,
+    SettingName,
+    connector_setting,
+    family_of,
+    refusal,
+    tls_refusal,
+)
 from contracts import ConfigurationError
 
 __all__ = ["check_connection", "tls_refusal"]
 
-# librdkafka property -> the connector's setting, for the TLS files.
-_TLS_FILES = {
-    "ssl.ca.location": "kafka.ssl_ca_location",
-    "ssl.certificate.location": "kafka.ssl_certificate_location",
-    "ssl.key.location": "kafka.ssl_key_location",
-}
-# OpenSSL's words for "we do not trust the broker's certificate".
-_UNTRUSTED_BROKER = (
-    "certificate verify failed",
-    "self-signed certificate",
-    "unable to get local issuer",
-)
-# The broker's TLS alerts when it wants a client certificate it did not get or cannot trust.
-_CLIENT_CERT_REFUSED = (
-    "alert bad certificate",
-    "alert certificate required",
-    "alert unknown ca",
-    "alert certificate unknown",
-    "alert handshake failure",
-)
-
-
-def tls_refusal(error_text: str) -> str | None:
-    """What to fix when a librdkafka error says a TLS handshake was refused, else None."""
-    text = error_text.lower()
-    if any(words in text for words in _UNTRUSTED_BROKER):
-        return (
-            "the broker's TLS certificate is not signed by a CA the client trusts — check "
-            "kafka.ssl_ca_location (the CA that signed the broker certificate) and that "
-            "bootstrap_servers names a host in that certificate"
-        )
-    if any(words in text for words in _CLIENT_CERT_REFUSED):
-        return (
-            "the broker refused the TLS handshake: it requires a client certificate it "
-            "trusts — check kafka.ssl_certificate_location and kafka.ssl_key_location "
-            "(and kafka.ssl_key_password for an encrypted key)"
-        )
-    return None
+_TLS_FILES = ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location")
 
 
 def _refused(error: KafkaError) -> bool:
     return family_of(error) is ErrorFamily.CONFIGURATION or tls_refusal(error.str()) is not None
 
 
-def _check_tls_files(client_config: Mapping[str, str]) -> None:
-    for prop, setting in _TLS_FILES.items():
+def _check_tls_files(client_config: Mapping[str, Any], name: SettingName) -> None:
+    for prop in _TLS_FILES:
+        setting = name(prop)
         path = client_config.get(prop)
-        if not path or path.lstrip().startswith("-----BEGIN"):  # inline PEM is not a path
+        if (
+            not isinstance(path, str) or not path or path.lstrip().startswith("-----BEGIN")
+        ):  # inline PEM is not a path
             continue
         if not os.path.isfile(path):
             raise ConfigurationError(
@@ -86,23 +61,27 @@ def _check_tls_files(client_config: Mapping[str, str]) -> None:
             )
 
 
-def _reason(error: KafkaError) -> str:
-    tls = tls_refusal(error.str())
-    if tls is not None:
-        return tls
-    return (
-        "check kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username and "
-        "kafka.sasl_password"
+def _reason(error: KafkaError, name: SettingName) -> str:
+    return refusal(error, name) or (
+        f"check {name('security.protocol')}, {name('sasl.mechanism')}, "
+        f"{name('sasl.username')} and {name('sasl.password')}"
     )
 
 
-def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) -> None:
+def check_connection(
+    client_config: Mapping[str, Any],
+    timeout_s: float = 15.0,
+    *,
+    name: SettingName = connector_setting,
+) -> None:
     """Raise `ConfigurationError` if the cluster rejects us or our TLS files (module
     docstring), `ConnectionError` if it does not answer within `timeout_s`. The message
-    names the bootstrap servers, librdkafka's reason and the setting to check; callers pass
-    it through the redactor before printing it."""
+    names the bootstrap servers, librdkafka's reason and the setting to check (`name`:
+    the connector's `kafka.*` settings by default; `librdkafka_property` for clients
+    configured with librdkafka properties); callers pass it through the redactor before
+    printing it."""
     # 1. The files.
-    _check_tls_files(client_config)
+    _check_tls_files(client_config, name)
     errors: list[KafkaError] = []
     refused = threading.Event()
 
@@ -133,7 +112,7 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
             if reason is not None:
                 raise ConfigurationError(
                     f"Kafka at {servers} rejected the connection: {reason.str()} — "
-                    f"{_reason(reason)}"
+                    f"{_reason(reason, name)}"
                 ) from None
             if time.monotonic() >= deadline:
                 detail = errors[-1].str() if errors else str(exc)
@@ -141,8 +120,8 @@ def check_connection(client_config: Mapping[str, str], timeout_s: float = 15.0) 
                 raise ConnectionError(
                     f"cannot reach the cluster: Kafka at {servers} did not answer within "
                     f"{timeout_s:g}s ({detail}) — "
-                    "check kafka.bootstrap_servers and that the cluster is up"
+                    f"check {name('bootstrap.servers')} and that the cluster is up"
                 ) from None
     if refused.is_set():
         reason = next(e for e in errors if _refused(e))
-        raise ConfigurationError(f"Kafka at {servers} rejected us: {_reason(reason)}")
+        raise ConfigurationError(f"Kafka at {servers} rejected us: {_reason(reason, name)}")

@@ -38,12 +38,21 @@ class PublishError(Exception):
     """One or more mutations were not delivered, or not acknowledged in time.
 
     `failures` lists the mutations the client gave up on; `undelivered` counts those still in
-    flight when a flush or close timed out (they may yet be delivered or fail).
+    flight when a flush or close timed out (they may yet be delivered or fail). `refusal` says
+    why the cluster refuses the connection (TLS, credentials) and which setting to check,
+    when it does: nothing is delivered until that setting is fixed.
     """
 
-    def __init__(self, failures: Sequence[DeliveryFailure], *, undelivered: int = 0):
+    def __init__(
+        self,
+        failures: Sequence[DeliveryFailure],
+        *,
+        undelivered: int = 0,
+        refusal: str | None = None,
+    ):
         self.failures = tuple(failures)
         self.undelivered = undelivered
+        self.refusal = refusal
         parts = [
             f"{f.entity_type} {f.entity_uuid} to {f.topic}: {f.error}"
             for f in self.failures[:_LISTED]
@@ -55,4 +64,6 @@ class PublishError(Exception):
             message += ": " + "; ".join(parts)
         if undelivered:
             message += f"; {undelivered} still unacknowledged when the wait timed out"
+        if refusal:
+            message += f"; the cluster refused the connection: {refusal}"
         super().__init__(message)

@@ -15,6 +15,8 @@ from confluent_kafka import KafkaError
 
 from connector.codec import MutationCodec
 from connector.kafka import AckedProducer, Delivery, ProducerRecord, describe
+from connector.kafka.errors import librdkafka_property
+from connector.kafka.preflight import check_connection
 from connector.publisher.delivery import DeliveryFailure, DeliveryReport, PublishError
 from connector.publisher.outgoing import OutgoingRecord, outgoing_record
 from connector.topics import TopicSettings
@@ -32,6 +34,7 @@ DEFAULT_PRODUCER_CONFIG: Mapping[str, Any] = {
     "client.id": "iec-mutation-publisher",
 }
 _LOG = logging.getLogger(__name__)
+_CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -53,10 +56,17 @@ class MutationPublisher:
       that failed since the previous flush, so fire-and-forget callers lose nothing silently.
     * `publish_and_wait` publishes one mutation and returns its report or raises.
 
+    A cluster that refuses the connection (a TLS certificate it or we do not trust, SASL
+    credentials) is a configuration error, not an outage: one ERROR line per 30 s names the
+    librdkafka property to check (e.g. ``ssl.ca.location``), and the `PublishError` of a
+    flush or close carries it (`refusal`). `check_connection` finds it before the first
+    record: call it at start-up to fail fast.
+
     `config` adds librdkafka properties (SASL, TLS, tuning) over `DEFAULT_PRODUCER_CONFIG`.
     The codec's `TopicSettings` should be the publisher's (schema-registry subjects follow
     the topic); by default the publisher builds a single-object codec with its own.
-    Thread-safe; close it (or use ``with``) to deliver what is queued.
+    Thread-safe; close it (or use ``with``) to deliver what is queued: leaving a ``with``
+    block waits up to `close_timeout_s` (not at all while the cluster refuses us).
     """
 
     def __init__(
@@ -66,21 +76,35 @@ class MutationPublisher:
         topics: TopicSettings | None = None,
         codec: MutationCodec | None = None,
         config: Mapping[str, Any] | None = None,
+        close_timeout_s: float = _CLOSE_TIMEOUT_S,
     ) -> None:
         self._topics = topics if topics is not None else TopicSettings()
         self._codec = codec if codec is not None else MutationCodec(topics=self._topics)
         # librdkafka's log lines and client errors go to Python logging; a full local queue
         # waits for room; records time out after librdkafka's `message.timeout.ms`.
+        self._client_config = {**(config or {}), "bootstrap.servers": bootstrap_servers}
         self._producer = AckedProducer(
-            {**DEFAULT_PRODUCER_CONFIG, **(config or {}), "bootstrap.servers": bootstrap_servers},
+            {**DEFAULT_PRODUCER_CONFIG, **self._client_config},
             name="mutation-publisher",
             logger=_LOG,
             delivery_timeout_s=None,
             queue_full_wait_s=None,
+            setting_name=librdkafka_property,  # SDK users configure librdkafka properties
         )
+        self._close_timeout_s = close_timeout_s
         self._lock = threading.Lock()
         self._failures: list[DeliveryFailure] = []
         self._closed = False
+
+    def check_connection(self, timeout_s: float = 15.0) -> None:
+        """Check that the cluster answers and accepts this publisher's TLS settings and
+        credentials (the connector's own preflight, `connector.kafka.preflight`).
+
+        Raises `contracts.ConfigurationError` naming the librdkafka property to fix (within
+        about a second for a refused TLS handshake or password), `ConnectionError` if the
+        cluster does not answer within `timeout_s`.
+        """
+        check_connection(self._client_config, timeout_s, name=librdkafka_property)
 
     def publish(self, mutation: MutationData) -> Future[DeliveryReport]:
         """Queue `mutation`; the future resolves when the broker acknowledged it or gave up."""
@@ -101,7 +125,9 @@ class MutationPublisher:
             with self._lock:
                 pending.report_at_flush = True
             if not pending.future.done():
-                raise TimeoutError(f"no acknowledgement within {timeout} s") from None
+                refusal = self._producer.refusal
+                why = f"; the cluster refused the connection: {refusal}" if refusal else ""
+                raise TimeoutError(f"no acknowledgement within {timeout} s{why}") from None
             return pending.future.result()
 
     def flush(self, timeout: float | None = None) -> None:
@@ -114,7 +140,7 @@ class MutationPublisher:
         with self._lock:
             failures, self._failures = self._failures, []
         if failures or undelivered:
-            raise PublishError(failures, undelivered=undelivered)
+            raise PublishError(failures, undelivered=undelivered, refusal=self._producer.refusal)
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued (waiting up to `timeout` seconds), then release the client.
@@ -130,7 +156,7 @@ class MutationPublisher:
         with self._lock:
             failures, self._failures = self._failures, []
         if failures:
-            raise PublishError(failures)
+            raise PublishError(failures, refusal=self._producer.refusal)
 
     def __enter__(self) -> Self:
         return self
@@ -141,7 +167,9 @@ class MutationPublisher:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        # Bounded: what is not acknowledged by then fails (`PublishError`) instead of
+        # holding the process for librdkafka's `message.timeout.ms` (5 minutes by default).
+        self.close(0 if self._producer.refusal else self._close_timeout_s)
 
     def _publish(self, mutation: MutationData, *, report_at_flush: bool) -> _Pending:
         if self._closed:
@@ -187,6 +215,9 @@ class MutationPublisher:
     def _description(self, error: KafkaError) -> str:
         description = describe(error)
         last = self._producer.last_error
+        refusal = self._producer.refusal
+        if refusal is not None:
+            return f"{description} (the cluster refused the connection: {refusal})"
         if error.code() == KafkaError._MSG_TIMED_OUT and last is not None:
             # Cluster-level trouble (brokers down, authentication failed) says why.
             description += f" (last client error: {describe(last)})"

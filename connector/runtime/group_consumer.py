@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -322,6 +323,7 @@ class GroupConsumer:
             self._commit(consumer, offsets, asynchronous=False)
         # 3. forget
         self._tracker.revoke(keys)
+        self._forget_lag(keys)
         self._metrics.rebalances.labels(self._label, "revoke").inc()
         self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
         self.log.info("revoked %s", _fmt(keys))
@@ -330,6 +332,7 @@ class GroupConsumer:
         # Lost, not revoked: another member may own them already, so commit nothing.
         keys = [(tp.topic, tp.partition) for tp in partitions]
         self._tracker.revoke(keys)
+        self._forget_lag(keys)
         self._hooks.lost(keys)
         self._metrics.rebalances.labels(self._label, "lost").inc()
         self._metrics.assigned_partitions.labels(self._label).set(len(self._tracker.assigned()))
@@ -353,8 +356,17 @@ class GroupConsumer:
     def _on_stats(self, stats_json: str) -> None:
         if CLUSTER.down and brokers_up(stats_json):
             CLUSTER.reachable()
+        owned = set(self._tracker.assigned())
         for (topic, partition), lag in lag_from_stats(stats_json).items():
-            self._metrics.consumer_lag.labels(self._label, topic, str(partition)).set(lag)
+            if (topic, partition) in owned:
+                self._metrics.consumer_lag.labels(self._label, topic, str(partition)).set(lag)
+
+    def _forget_lag(self, keys: list[TopicPartitionKey]) -> None:
+        """Partitions that left: their lag is another member's to report (a frozen series
+        here would count twice in the dashboard's sum and the lag alert)."""
+        for topic, partition in keys:
+            with contextlib.suppress(KeyError):
+                self._metrics.consumer_lag.remove(self._label, topic, str(partition))
 
 
 def _fmt(keys: list[TopicPartitionKey]) -> str:

@@ -62,9 +62,13 @@ _DLQ_RETRY_MAX_S = 30.0
 
 
 class DeadLetterSink(Protocol):
-    """Writes one failed record to the dead-letter topic; returns once acknowledged."""
+    """Writes failed records to the dead-letter topic (`DeadLetterProducer`)."""
 
-    async def send(self, record: ConsumedRecord, headers: Headers) -> None: ...
+    async def write(
+        self, items: Sequence[tuple[ConsumedRecord, Headers]]
+    ) -> Sequence[Exception | None]:
+        """Write every (record, headers) together, one wait; each one's error or None."""
+        ...
 
 
 @dataclass(slots=True)
@@ -410,41 +414,36 @@ class WorkHandler:
 
     # -- 4. dead letters ----------------------------------------------------------------------
     async def _write_dead_letters(self, dead: list[tuple[ConsumedRecord, Failure]]) -> None:
-        letters = [
+        """Write the work's dead letters together (one wait for their acknowledgements) and
+        again those the cluster did not take, until it takes them all: none is lost, and
+        none written twice unless its acknowledgement was lost. A refusal for good (ACLs,
+        credentials) stops the integration: nothing is committed without its dead letter."""
+        pending = [
             (record, dead_letter_headers(record, failure, self._dl_context, self._redactor))
             for record, failure in dead
         ]
         delay = 0.5
-        pending = letters
         while pending:
-            results = await asyncio.gather(
-                *(self._dead_letters.send(record, headers) for record, headers in pending),
-                return_exceptions=True,
-            )
+            outcomes = await self._dead_letters.write(pending)
             failed = [
-                (letter, result)
-                for letter, result in zip(pending, results, strict=True)
-                if isinstance(result, BaseException)
+                (letter, error)
+                for letter, error in zip(pending, outcomes, strict=True)
+                if error is not None
             ]
-            for _, result in failed:
-                if not isinstance(result, Exception):
-                    raise result  # cancelled: the integration is stopping
-                if self._policy.kind_of(result) is FailureKind.FATAL:
-                    # The cluster refuses for good (ACLs, credentials): retrying can't help,
-                    # and the records must not be committed without their dead letters.
+            for _, error in failed:
+                if self._policy.kind_of(error) is FailureKind.FATAL:
                     raise FatalError(
-                        f"dead letters cannot be written: {type(result).__name__}: {result}"
-                    ) from result
+                        f"dead letters cannot be written: {type(error).__name__}: {error}"
+                    ) from error
             if not failed:
                 break
-            # Only the refused ones again (a duplicate dead letter is possible, a lost one not).
             pending = [letter for letter, _ in failed]
-            exc = failed[0][1]
+            error = failed[0][1]
             # Counted by the sink (the producer knows what the broker refused), not twice.
             self.log.error(
                 "dead-letter write failed (%s: %s); retrying %d in %.1fs",
-                type(exc).__name__,
-                bounded_head(self._redactor.redact(str(exc)), 500),
+                type(error).__name__,
+                bounded_head(self._redactor.redact(str(error)), 500),
                 len(pending),
                 delay,
             )

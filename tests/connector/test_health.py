@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from connector.health import HealthServer
+from contracts import ConfigurationError
 
 
 @contextmanager
@@ -96,3 +97,30 @@ def test_an_ipv6_host_is_served_on_ipv6() -> None:
         return
     with serving("::1") as server:
         assert _get("::1", server.port, "/healthz").status == 200
+
+
+def test_a_taken_port_names_the_setting_and_address() -> None:
+    with serving("127.0.0.1") as running, pytest.raises(OSError, match="is taken") as caught:
+        HealthServer(
+            "127.0.0.1",
+            running.port,
+            registry=CollectorRegistry(),
+            liveness=lambda: (True, {}),
+            readiness=lambda: (True, {}),
+        )
+    assert not isinstance(caught.value, ConfigurationError)  # exit 1: the environment
+    assert f"metrics.port {running.port} is taken on 127.0.0.1:{running.port}" in str(
+        caught.value.strerror
+    )
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])
+def test_a_host_that_is_not_this_machine_is_a_configuration_error_naming_it(host: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"metrics.host '{host}' cannot be served"):
+        HealthServer(
+            host,
+            0,
+            registry=CollectorRegistry(),
+            liveness=lambda: (True, {}),
+            readiness=lambda: (True, {}),
+        )

@@ -3,6 +3,7 @@ of every configured integration's consumer group, within the partition count."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,25 @@ def test_scaled_object_targets_the_deployment_between_its_replicas_and_the_parti
     assert scaled["maxReplicaCount"] == topics["partitions"]
     behavior = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300  # no flapping rebalances
+
+
+def test_static_membership_users_learn_to_retarget_and_scale_down_outlasts_the_session() -> None:
+    # deploy/README runs static members as a StatefulSet: the ScaledObject and the README
+    # must say to change the target, and a scale-down step must outlast the session timeout
+    # they suggest (a removed static member holds its partitions until it runs out).
+    readme = (K8S.parent / "README.md").read_text(encoding="utf-8")
+    comments = SCALED.read_text(encoding="utf-8")
+    suggested_ms = {
+        int(ms) for ms in re.findall(r"session\.timeout\.ms`.{0,80}?e\.g\. (\d+)", readme, re.S)
+    }
+    behavior = _one("ScaledObject")["spec"]["advanced"]["horizontalPodAutoscalerConfig"]
+
+    assert "kind: StatefulSet" in comments
+    assert "scaleTargetRef.kind: StatefulSet" in readme
+    assert suggested_ms == {60000}
+    assert "60 s suggested" in comments
+    for policy in behavior["behavior"]["scaleDown"]["policies"]:
+        assert policy["periodSeconds"] * 1000 > max(suggested_ms)
 
 
 def test_one_lag_trigger_per_integration_group_on_the_configured_cluster() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,13 @@ def test_a_broken_expectation_fails_the_unit_tests(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert case["alertname"] in result.stdout + result.stderr
+
+
+def test_the_rule_files_name_only_test_modules_that_exist() -> None:
+    # Their comments tell a reader which suite test runs them: the name must be a real file.
+    named = set()
+    for path in [*RULES, *RULE_TESTS]:
+        named |= set(re.findall(r"\btests/[\w/]+\.py\b", path.read_text()))
+
+    assert named, "the rule tests say which suite test runs them"
+    assert sorted(name for name in named if not (ROOT / name).is_file()) == []

@@ -4,8 +4,9 @@ Accounting after a scenario, from what the recording driver wrote (one JSON line
 batch, with the pid), the dead-letter topic and the group's committed offsets:
 
 - produced = handled + dead-lettered: every published (entity, version) was handled or
-  dead-lettered, nothing else was handled (at-least-once: a redelivery after a crash or a
-  rebalance is counted once, and reported as `redelivered`);
+  dead-lettered, matched by identity (a dead letter counts for the record it holds, never
+  for another that was lost), nothing else was handled, and nothing both (at-least-once: a
+  redelivery after a crash or a rebalance is counted once, and reported as `redelivered`);
 - committed = end offsets on every partition once the last member stopped;
 - per-entity order: an entity's versions were handled one after the other (a redelivery may
   start again from an older one, never skip one), and the last version handled of every
@@ -26,6 +27,7 @@ from connector_member import wait_for
 from recording_driver import read_batches
 
 from connector import local_kafka
+from connector.codec import CodecError, MutationCodec
 from contracts import MutationData
 
 SUPPORT = Path(__file__).resolve().parent
@@ -89,24 +91,43 @@ def caught_up(env: ConnectorEnv, topic: str, partitions: int) -> Callable[[], bo
     return check
 
 
-def account(
+def dead_lettered_items(env: ConnectorEnv) -> list[tuple[str, int]]:
+    """(entity uuid, version) of every dead letter of the integration (its original value
+    decoded; one that does not decode counts with version -1, matching nothing published)."""
+    topic = env.topics.dead_letter_topic(env.integration_uuid)
+    if env.topic_records(topic) == 0:
+        return []
+    codec = MutationCodec(topics=env.topics)
+    items = []
+    for message in env.read(topic):
+        try:
+            mutation = codec.decode(message.value())
+        except CodecError:
+            key = message.key()
+            items.append((key.decode("utf-8", "replace") if key else "?", -1))
+            continue
+        items.append((mutation.entity_uuid, mutation.version or 0))
+    return items
+
+
+def tally(
     scenario: str,
-    env: ConnectorEnv,
     published: Sequence[MutationData],
-    topic: str,
-    partitions: int,
+    handled: Sequence[tuple[str, int, int]],
+    dead_letters: Sequence[tuple[str, int]],
     *,
-    bootstrap: str | None = None,
+    committed_equals_end: bool,
 ) -> Accounting:
-    """The accounting of the module docstring (after every member has stopped)."""
-    items = handled_items(env.output)
+    """The accounting of the module docstring from what was published, handled (in handling
+    order) and dead-lettered. Pure. A published record counts as accounted for only if it
+    was handled or dead-lettered *itself*: an unrelated dead letter never offsets a loss."""
     expected = {(m.entity_uuid, m.version or 0) for m in published}
-    seen = {(uuid, version) for uuid, version, _ in items}
-    dead = env.topic_records(env.topics.dead_letter_topic(env.integration_uuid))
+    seen = {(uuid, version) for uuid, version, _ in handled}
+    dead = set(dead_letters)
     order_violations = 0
     last: dict[str, int] = {}
     final: dict[str, int] = {}
-    for uuid, version, _pid in items:
+    for uuid, version, _pid in handled:
         # In order: the next version, or a redelivery starting again from an older one; a
         # step over a version, or a first version other than 1, is out of order.
         previous = last.get(uuid, 0)
@@ -118,19 +139,39 @@ def account(
     for uuid, version in expected:
         newest[uuid] = max(version, newest.get(uuid, 0))
     stale = sum(1 for uuid, version in final.items() if version != newest.get(uuid))
-    ends = {p: end for p, end in env.end_offsets(topic, partitions).items() if end}
-    committed = env.committed(topic, partitions)
     return Accounting(
         scenario=scenario,
         produced=len(expected),
         handled=len(seen & expected),
-        dead_lettered=dead,
-        redelivered=len(items) - len(seen),
-        missing=len(expected - seen) - dead,
-        unexpected=len(seen - expected),
-        committed_equals_end={p: committed.get(p) for p in ends} == ends,
+        dead_lettered=len(dead & expected),
+        redelivered=len(handled) - len(seen) + len(dead_letters) - len(dead),
+        missing=len(expected - seen - dead),
+        # handled or dead-lettered but never published, or both handled and dead-lettered
+        unexpected=len((seen | dead) - expected) + len(seen & dead & expected),
+        committed_equals_end=committed_equals_end,
         order_violations=order_violations,
         stale_finals=stale,
+    )
+
+
+def account(
+    scenario: str,
+    env: ConnectorEnv,
+    published: Sequence[MutationData],
+    topic: str,
+    partitions: int,
+    *,
+    bootstrap: str | None = None,
+) -> Accounting:
+    """The accounting of the module docstring (after every member has stopped)."""
+    ends = {p: end for p, end in env.end_offsets(topic, partitions).items() if end}
+    committed = env.committed(topic, partitions)
+    return tally(
+        scenario,
+        published,
+        handled_items(env.output),
+        dead_lettered_items(env),
+        committed_equals_end={p: committed.get(p) for p in ends} == ends,
     )
 
 

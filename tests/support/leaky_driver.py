@@ -7,7 +7,8 @@ Configured with canary secrets, each batch it handles:
 3. lets an exception carrying one escape from a thread it spawned;
 4. fails every mutation permanently with an error whose message and cause hold the secrets
    raw, URL-quoted (``/`` kept), as the bytes repr of their UTF-8, and base64'd in a
-   ``Basic`` header, plus the DSN with its password.
+   ``Basic`` header, plus the DSN with its password; then every secret (the passwords of
+   `dsn` and `proxy_url` included) in every encoding the redactor covers (`encoded`).
 
 With `fail_open`, `open()` raises with the secrets in its message instead.
 """
@@ -15,10 +16,11 @@ With `fail_open`, `open()` raises with the secrets in its message instead.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import warnings
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus, urlsplit
 
 from pydantic import BaseModel
 
@@ -33,6 +35,8 @@ class LeakyConfig(BaseModel):
     """Secret by its name only (plain `str`): the runtime used to miss it."""
     dsn: str
     """``postgresql://user:PASSWORD@host/db``: the password is a secret by being in a URL."""
+    proxy_url: str = ""
+    """``https://user:PASS@WORD@proxy``: an unencoded '@' in a URL's password."""
     short_token: str = ""
     """Too short to redact: the runtime warns about it at start."""
     fail_open: bool = False
@@ -86,10 +90,28 @@ class LeakyDriver(AbstractDriver):
         # 4. every mutation fails with the secrets in every encoding
         user, password = "shop", cfg.dsn.split(":")[2].split("@")[0]
         basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        secrets = [cfg.api_key, cfg.access_key, password]
+        if cfg.proxy_url:
+            secrets.append(urlsplit(cfg.proxy_url).password or "")
         raise PermanentError(
             f"refused: url {cfg.base_url}?key={quote(cfg.api_key)} body "
-            f"{cfg.access_key.encode()!r} Authorization: Basic {basic} dsn {cfg.dsn}"
+            f"{cfg.access_key.encode()!r} Authorization: Basic {basic} dsn {cfg.dsn} "
+            f"proxy {cfg.proxy_url} forms: {' '.join(encoded(s) for s in secrets)}"
         ) from ValueError(f"upstream said: api_key={cfg.api_key}")
 
     def _background(self) -> None:
         raise OSError(f"token refresh failed for {self.cfg.access_key}")
+
+
+def encoded(secret: str) -> str:
+    """`secret` in every form the redactor promises to mask, one ``name=form`` each."""
+    basic = base64.b64encode(f"shop:{secret}".encode()).decode()
+    forms = {
+        "quote": quote(secret),
+        "quote-all": quote(secret, safe=""),
+        "plus": quote_plus(secret),
+        "utf8": repr(secret.encode()),
+        "json": json.dumps(secret),
+        "basic": f"Basic {basic}",
+    }
+    return " ".join(f"{name}={form}" for name, form in forms.items())

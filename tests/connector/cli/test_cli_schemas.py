@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 from typer.testing import Result
 
 from schemas import load_schema, schema_text
@@ -127,6 +127,43 @@ def test_check_accepts_a_compatible_candidate_and_refuses_an_incompatible_one_wi
     assert "entity_type" in refused.stderr  # the registry's own reason
     assert refused.stderr.count("incompatible: ") == 2
     assert "Traceback" not in refused.output
+
+
+def test_check_applies_the_transitive_rule_to_every_version_not_only_the_latest(
+    invoke: Invoke, config: Path, prefix: str, schema_registry_url: str, tmp_path: Path
+) -> None:
+    # v1 has `sku` without a default, v2 gives it one; a candidate without `sku` is fully
+    # compatible with v2 (readers of either fill or ignore it) but not with v1: a v1 reader
+    # cannot read the candidate's records. FULL_TRANSITIVE must refuse it, as `register` does.
+    def record(*fields: dict[str, Any]) -> str:
+        return json.dumps({"type": "record", "name": "Item", "fields": list(fields)})
+
+    sku = {"name": "sku", "type": "string"}
+    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
+    for subject in subjects(prefix):
+        client.set_compatibility(subject, "FULL_TRANSITIVE")
+        client.register_schema(subject, Schema(record(sku), "AVRO"))
+        client.register_schema(subject, Schema(record({**sku, "default": "none"}), "AVRO"))
+    breaks_v1 = {
+        "type": "record",
+        "name": "Item",
+        "fields": [{"name": "note", "type": ["null", "string"], "default": None}],
+    }
+    # Against the latest version alone the candidate passes: only v1 refuses it.
+    latest_only = client.test_compatibility(
+        subjects(prefix)[0], Schema(json.dumps(breaks_v1), "AVRO"), "latest"
+    )
+    assert latest_only is True
+
+    result = invoke(
+        "schemas", "check", candidate(tmp_path, breaks_v1, "breaks_v1.avsc"), "--config", config
+    )
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("incompatible: ") == 2
+    assert "sku" in result.stderr  # the registry's reason names the field v1 needs
+    with pytest.raises(SchemaRegistryError, match="409"):  # and register agrees
+        client.register_schema(subjects(prefix)[0], Schema(json.dumps(breaks_v1), "AVRO"))
 
 
 def test_register_is_refused_when_the_subject_holds_an_incompatible_schema(

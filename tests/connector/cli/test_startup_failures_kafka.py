@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -204,4 +205,32 @@ def test_a_driver_open_failure_is_one_redacted_line_and_exit_1(
     assert "postgresql://shop:***@db/shop with key ***" in lines[0]
     for secret in (api_key, password, "Open-Canary-Access-99"):
         assert secret not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "code", "named"),
+    [("no-such-host.invalid", 2, "metrics.host 'no-such-host.invalid'"), ("taken", 1, "is taken")],
+)
+def test_a_metrics_address_run_cannot_serve_is_one_line_naming_the_setting(
+    host: str, code: int, named: str, connector_env: ConnectorEnv
+) -> None:
+    path = connector_env.config()
+    config = yaml.safe_load(path.read_text())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        if host == "taken":
+            config["metrics"] = {"host": "127.0.0.1", "port": taken.getsockname()[1]}
+        else:
+            config["metrics"] = {"host": host, "port": 0}
+        path.write_text(yaml.safe_dump(config))
+
+        result = _run(_command("run", path))
+
+    assert result.returncode == code, result.stderr
+    lines = [line for line in _lines(result) if "CRITICAL" in line]
+    assert len(lines) == 1, result.stderr
+    assert "cannot start: metrics." in lines[0]
+    assert named in lines[0]
     assert "Traceback" not in result.stderr

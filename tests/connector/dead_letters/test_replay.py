@@ -385,6 +385,17 @@ async def test_replay_refuses_any_target_but_the_integrations_retry_topic(
         "--group-prefix", scenario.topics.group_prefix,
     ]  # fmt: skip
 
+    # A delete-policy topic named <anything>.<uuid> that holds other records: here a copy of
+    # the dead-letter topic under another prefix (a dead-letter archive).
+    archive_prefix = unique_topic("dlq-archive")
+    archive = f"{archive_prefix}.{scenario.integration}"
+    create_topics([archive], config={"cleanup.policy": "delete"})
+    producer = Producer(scenario.config)
+    for msg in scenario.read(scenario.targets.dead_letter_topic)[:1]:
+        producer.produce(archive, key=msg.key(), value=msg.value(), headers=msg.headers())
+    assert producer.flush(10) == 0
+
+    into_archive = runner.invoke(app, ["replay", *base, "--retry-prefix", archive_prefix])
     into_compacted = runner.invoke(app, ["replay", *base, "--retry-prefix", compacted_prefix])
     into_missing = runner.invoke(app, ["replay", *base, "--retry-prefix", unique_topic("gone")])
     into_dead_letters = runner.invoke(
@@ -399,6 +410,7 @@ async def test_replay_refuses_any_target_but_the_integrations_retry_topic(
 
     for result, reason in (
         (into_compacted, "cleanup.policy=compact"),
+        (into_archive, "holds 1 record(s) that are not replays"),
         (into_missing, "does not exist"),
         (into_dead_letters, "another topic of integration"),
         (dry_run, "cleanup.policy=compact"),
@@ -409,6 +421,7 @@ async def test_replay_refuses_any_target_but_the_integrations_retry_topic(
         assert reason in result.output
         assert "Traceback" not in result.output
     assert scenario.read(compacted) == []
+    assert len(scenario.read(archive)) == 1  # nothing replayed into it
     assert len(scenario.read(scenario.targets.dead_letter_topic)) == 4  # untouched
 
 

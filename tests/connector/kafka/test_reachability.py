@@ -91,3 +91,41 @@ def test_client_error_log_tells_the_cluster_outage_once_and_ignores_a_partial_do
     assert sum("unreachable" in m for m in messages) == 1, messages
     assert not any("Kafka client error" in m for m in messages), messages
     assert "reachable again" in messages[-1]
+
+
+def test_a_refused_connection_is_a_configuration_error_told_once_and_not_an_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from confluent_kafka import KafkaError
+
+    from connector.kafka.clients import ClientErrorLog, LibrdkafkaLog
+    from connector.kafka.errors import librdkafka_property
+    from connector.kafka.reachability import CLUSTER
+
+    CLUSTER.reachable()
+    logger = logging.getLogger("test.refused")
+    log = ClientErrorLog(logger, name=librdkafka_property)
+    librdkafka = LibrdkafkaLog(logger)
+    verify = "ssl://b:9095/bootstrap: error:0A000086:SSL routines::certificate verify failed"
+    caplog.set_level(logging.INFO)
+    try:
+        for _ in range(20):  # librdkafka: a log line and two errors per refused attempt
+            librdkafka.log(logging.ERROR, "%s [%s] %s", "FAIL", "producer-1", verify)
+            log(KafkaError(KafkaError._SSL, f"SSL handshake failed: {verify}"))
+            log(KafkaError(KafkaError._TRANSPORT, verify))
+            log(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+        refused_down = CLUSTER.down
+        refusal = log.refusal
+        log(KafkaError(KafkaError._TRANSPORT, "Connect to ipv4#127.0.0.1:9 failed: refused"))
+        log(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+        outage_down = CLUSTER.down
+    finally:
+        CLUSTER.reachable()
+
+    assert (refused_down, outage_down) == (False, True)
+    assert refusal is not None
+    assert "check ssl.ca.location" in refusal
+    assert log.refusal is None  # the brokers stopped answering: an outage now
+    refusals = [r for r in caplog.records if "refused the connection" in r.getMessage()]
+    assert [r.levelno for r in refusals] == [logging.ERROR]
+    assert not any(r.getMessage().startswith("FAIL") for r in caplog.records)

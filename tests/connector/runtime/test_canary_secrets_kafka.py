@@ -33,12 +33,16 @@ API_KEY = "Cnry/Api+Key=7781 x"  # quote() keeps its '/', encodes the rest
 ACCESS_KEY = "Cnry-äccess-€-2291"  # non-ASCII: its UTF-8 bytes repr differs from the text
 PG_PASSWORD = "Cnry-Pg-pass-5521"  # only inside the DSN, under an ordinary key
 DSN = f"postgresql://shop:{PG_PASSWORD}@db.internal:5432/shop"
+PROXY_PASSWORD = "Cnry@proxy-8832"  # an unencoded '@': URL parsers split at the last one
+PROXY_URL = f"https://relay:{PROXY_PASSWORD}@proxy.internal:3128/"
 SHORT_TOKEN = "000"  # too short to redact: warned about, and uuids/offsets stay whole
+MASK = "***"
 RAW_LIBRDKAFKA_LINE = re.compile(r"^%\d\|\d+\.\d+\|", re.MULTILINE)
 
 
 def forms(secret: str) -> set[str]:
-    """The secret as written and in every encoding the redactor promises to cover."""
+    """The secret as written and in every encoding the redactor promises to cover (the
+    leaky driver emits each of them: `leaky_driver.encoded`)."""
     basic = base64.b64encode(f"shop:{secret}".encode()).decode()
     return {
         secret,
@@ -51,7 +55,8 @@ def forms(secret: str) -> set[str]:
     }
 
 
-CANARIES = {form for secret in (API_KEY, ACCESS_KEY, PG_PASSWORD) for form in forms(secret)}
+SECRETS = (API_KEY, ACCESS_KEY, PG_PASSWORD, PROXY_PASSWORD)
+CANARIES = {form for secret in SECRETS for form in forms(secret)}
 
 
 def leaked(text: str) -> set[str]:
@@ -92,6 +97,7 @@ def test_no_canary_secret_reaches_any_output(
             "api_key": API_KEY,
             "access_key": ACCESS_KEY,
             "dsn": DSN,
+            "proxy_url": PROXY_URL,
             "short_token": SHORT_TOKEN,
         },
         batch={"max_records": 1, "linger_ms": 0},
@@ -132,8 +138,12 @@ def test_no_canary_secret_reaches_any_output(
     given = ["--config", str(config_path), "--integration", "test-integration"]
     listed = _cli("dead-letters", "list", *given)
     shown = _cli("dead-letters", "show", "0", *given)
+    shown_json = _cli("dead-letters", "show", "0", *given, "--output", "json")
+    replayed = _cli("dead-letters", "replay", "--dry-run", *given)
     assert listed.returncode == 0, listed.stderr
     assert shown.returncode == 0, shown.stderr
+    assert shown_json.returncode == 0, shown_json.stderr
+    assert replayed.returncode == 0, replayed.stderr
     letters = env.read(dead_letter_topic)
     per_letter = [_headers(msg.headers()) for msg in letters]
     headers = {name: value for letter in per_letter for name, value in letter.items()}
@@ -143,6 +153,8 @@ def test_no_canary_secret_reaches_any_output(
         "process output": output,
         "dead-letters list": listed.stdout + listed.stderr,
         "dead-letters show": shown.stdout + shown.stderr,
+        "dead-letters show --output json": shown_json.stdout + shown_json.stderr,
+        "dead-letters replay --dry-run": replayed.stdout + replayed.stderr,
         "dead-letter headers": json.dumps(headers, ensure_ascii=False),
         **endpoints,
     }
@@ -155,6 +167,13 @@ def test_no_canary_secret_reaches_any_output(
     assert message.startswith("refused: url https://shop.test/api?key=*** body b'***'")
     assert "Authorization: Basic " in message
     assert "dsn postgresql://shop:***@db.internal:5432/shop" in message
+    assert "proxy https://relay:***@proxy.internal:3128/" in message
+    # every form of every secret was emitted (leaky_driver.encoded) and masked
+    emitted = message.split(" forms: ", 1)[1]
+    assert emitted.count("quote-all=***") == len(SECRETS)
+    assert emitted.count('json="***"') == len(SECRETS)
+    assert emitted.count("basic=Basic ") == len(SECRETS)
+    assert emitted.count(MASK) >= 6 * len(SECRETS)
     assert "api_key=***" in headers["iec.dlt.exception.stacktrace"]  # the cause
     uuids = sorted(letter["iec.dlt.entity.uuid"] for letter in per_letter)
     assert uuids == sorted(m.entity_uuid for m in mutations)  # "000" rewrote nothing

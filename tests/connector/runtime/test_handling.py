@@ -88,8 +88,11 @@ class ListSink:
     def __init__(self) -> None:
         self.records: list[tuple[ConsumedRecord, Headers]] = []
 
-    async def send(self, record: ConsumedRecord, headers: Headers) -> None:
-        self.records.append((record, headers))
+    async def write(
+        self, items: Sequence[tuple[ConsumedRecord, Headers]]
+    ) -> Sequence[Exception | None]:
+        self.records.extend(items)
+        return [None] * len(items)
 
     def header(self, name: str) -> list[str | None]:
         return [header_value(headers, name) for _, headers in self.records]
@@ -305,8 +308,12 @@ async def test_a_fatal_error_stops_the_work_and_finishes_nothing() -> None:
 
 async def test_a_dead_letter_topic_that_refuses_us_for_good_stops_the_integration() -> None:
     class RefusingSink(ListSink):
-        async def send(self, record: ConsumedRecord, headers: Headers) -> None:
-            raise ConfigurationError("TOPIC_AUTHORIZATION_FAILED: not allowed to write")
+        async def write(
+            self, items: Sequence[tuple[ConsumedRecord, Headers]]
+        ) -> Sequence[Exception | None]:
+            return [ConfigurationError("TOPIC_AUTHORIZATION_FAILED: not allowed to write")] * len(
+                items
+            )
 
     def poison(_: list[str]) -> None:
         raise PermanentError("rejected")
@@ -316,3 +323,33 @@ async def test_a_dead_letter_topic_that_refuses_us_for_good_stops_the_integratio
     with pytest.raises(FatalError, match="dead letters cannot be written"):
         await rig.run([record("a", 0)])
     assert rig.finished == []  # nothing finished: nothing committed without its dead letter
+
+
+async def test_a_works_dead_letters_go_together_and_only_the_refused_are_written_again() -> None:
+    class FlakySink(ListSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[list[int]] = []
+
+        async def write(
+            self, items: Sequence[tuple[ConsumedRecord, Headers]]
+        ) -> Sequence[Exception | None]:
+            self.calls.append([r.offset for r, _ in items])
+            if len(self.calls) == 1:  # the broker took the first and refused the others
+                await super().write(items[:1])
+                refused = TransientError("dead-letter write failed: MSG_SIZE_TOO_LARGE")
+                return [None, *[refused] * (len(items) - 1)]
+            return await super().write(items)
+
+    def poison(_: list[str]) -> None:
+        raise PermanentError("rejected")
+
+    rig = Rig(BatchDriver(poison), NO_WAIT)
+    sink = FlakySink()
+    rig.handler._dead_letters = sink
+    await rig.run([record("a", 0), record("b", 1), record("c", 2)])
+    first = sink.calls[0]
+    assert sorted(first) == [0, 1, 2]  # one wait for all three
+    assert sink.calls[1:] == [first[1:]]  # only the refused ones again
+    assert sorted(r.offset for r, _ in sink.records) == [0, 1, 2]  # each exactly once
+    assert sorted(r.offset for r in rig.finished) == [0, 1, 2]

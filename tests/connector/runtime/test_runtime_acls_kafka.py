@@ -229,21 +229,60 @@ async def test_the_runtime_works_with_exactly_the_documented_acls(cluster: Clust
     given = ["--config", str(cluster.config_file), "--integration", "shop"]
     for command in (
         ["dead-letters", "list", *given],
+        ["dead-letters", "show", "0", *given],
         ["dead-letters", "replay", *given],
         ["mappings", "count", *given],
+        ["mappings", "get", "product", "p-0", *given],
+        ["mappings", "export", *given],
     ):
-        result = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "connector.cli", *command],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "COLUMNS": "200"},
-            check=False,
-        )
+        result = await asyncio.to_thread(_cli, command)
         assert result.returncode == 0, f"{command}: {result.stderr}"
     retry = cluster.settings.topics.retry_topic(uuid_)
     assert cluster.records(retry) == 1  # the replay was written
+
+
+def _cli(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "connector.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+async def test_topics_create_works_with_exactly_the_topics_job_acls(
+    cluster: Cluster, admin: AdminClient
+) -> None:
+    # Topics of their own (the fixture's exist already), created by the same principal with
+    # only the topics job's ACLs.
+    data = yaml.safe_load(cluster.config_file.read_text())
+    run = uuid.uuid4().hex[:10]
+    data["topics"] = {
+        **data["topics"],
+        **{
+            f"{kind}_prefix": f"acljob{run}.{kind}"
+            for kind in ("mutation", "mapping", "dead_letter", "retry", "group")
+        },
+    }
+    config_file = cluster.config_file.with_name("topics-job.yaml")
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    settings = settings_from_mapping(data)
+    plan = plan_topics(settings, REGISTRY)
+    job = Cluster(settings, plan, admin, cluster.principal, cluster.bootstrap, config_file)
+    job.allow(job.grants(Role.TOPICS_JOB))
+    try:
+        result = await asyncio.to_thread(_cli, ["topics", "create", "--config", str(config_file)])
+
+        assert result.returncode == 0, result.stderr
+        assert set(plan.names()) <= set(admin.list_topics(timeout=10).topics)
+    finally:
+        job.revoke_all()
+        existing = set(admin.list_topics(timeout=10).topics)
+        names = [name for name in plan.names() if name in existing]
+        for future in admin.delete_topics(names, operation_timeout=30).values() if names else []:
+            future.result(timeout=30)
 
 
 async def test_without_any_one_documented_acl_the_runtime_fails_clearly(cluster: Cluster) -> None:

@@ -121,11 +121,12 @@ def _write(env: ConnectorEnv, kafka: dict[str, Any], name: str) -> Path:
     return path
 
 
-def test_cli_creates_topics_and_reads_through_mtls(
-    connector_env: ConnectorEnv, kafka_tls: local_kafka.TlsEndpoint
+@pytest.mark.parametrize("mtls", [False, True], ids=["ca-verified", "client-certificate"])
+def test_cli_creates_topics_and_reads_through_the_ssl_listeners(
+    connector_env: ConnectorEnv, kafka_tls: local_kafka.TlsEndpoint, mtls: bool
 ) -> None:
     env = connector_env
-    config = _write(env, kafka_settings(kafka_tls, mtls=True), "cli-mtls.yaml")
+    config = _write(env, kafka_settings(kafka_tls, mtls=mtls), "cli-tls.yaml")
 
     created = _cli("topics", "create", "--config", str(config))
     counted = _cli(
