@@ -399,7 +399,7 @@ def test_a_stale_mutation_changes_nothing(
 def test_stale_category_attribute_and_family_mutations_change_nothing(
     fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
 ) -> None:
-    newer = {
+    newer: dict[str, tuple[str, dict[str, Any]]] = {
         "category": (CAT_B, {"code": "kids", "labels": {"en_US": "Kids"}}),
         "attribute": (ATTR, {"code": "colour", "type": "pim_catalog_simpleselect",
                              "labels": {"en_US": "Colour"}, "options": [{"code": "red"}]}),
