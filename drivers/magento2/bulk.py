@@ -58,7 +58,10 @@ async def apply_products_in_bulk(
         chains.setdefault(m.entity_uuid, []).append(index)
     ordinary = [i for c in chains.values() if any(mutations[i].is_deletion for i in c) for i in c]
     ordinary_failures = await run_in_key_order(
-        [mutations[i] for i in ordinary], lambda m: m.entity_uuid, lambda m: apply_product(s, m)
+        [mutations[i] for i in ordinary],
+        lambda m: m.entity_uuid,
+        lambda m: apply_product(s, m),
+        concurrency=s.config.max_concurrent_requests,
     )
     failures.update({ordinary[k]: e for k, e in ordinary_failures.items()})
     # 2. bodies of the bulk chains

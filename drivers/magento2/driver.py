@@ -139,7 +139,12 @@ class Magento2Driver(AsyncHttpDriver):
         ):
             failures = await apply_products_in_bulk(session, mutations)
         else:
-            failures = await run_in_key_order(mutations, _key, lambda m: _apply(session, m))
+            failures = await run_in_key_order(
+                mutations,
+                _key,
+                lambda m: _apply(session, m),
+                concurrency=self.settings.max_concurrent_requests,
+            )
         _raise(mutations, failures)
 
     # -- 4. close: AsyncHttpDriver.close closes the client ---------------------------------

@@ -6,8 +6,14 @@ of one SKU by two entities are serialised by the products' SKU locks: two overla
 of a new SKU create two products, notes §8.)
 
 1. Group the mutations into chains by key, each chain in batch order.
-2. Run the chains concurrently (the HTTP client bounds the requests in flight).
-3. Within a chain, a transient failure stops the chain: the mutations after it are not
+2. Run the chains concurrently, at most `concurrency` mutations at once (None: no bound but
+   the HTTP client's), so mutations finish one after another instead of all being half done
+   when time runs out.
+3. Before a mutation starts (once it has its slot), look at the call's deadline: with less
+   than `deadline_margin_s` left (at least 2 s, 10 % of the handle timeout) it is not started
+   and fails as transient, so the call returns what it finished before the runtime gives up
+   on it (and the finished records count) instead of being cancelled and redone whole.
+4. Within a chain, a transient failure stops the chain: the mutations after it are not
    attempted and are reported with a transient error too, so the runtime retries them after
    it, in order. A permanent failure (that record is dead-lettered) does not stop the chain.
 
@@ -20,35 +26,63 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from contracts import TransientError
+from contracts import Deadline, TransientError, current_deadline
 
-__all__ = ["run_in_key_order"]
+__all__ = ["deadline_margin_s", "run_in_key_order"]
 
 _T = TypeVar("_T")
+_MIN_MARGIN_S = 2.0
+_MARGIN_SHARE = 0.1
+
+
+def deadline_margin_s(deadline: Deadline) -> float:
+    """Time a mutation needs left to be started (step 3)."""
+    return max(_MIN_MARGIN_S, _MARGIN_SHARE * deadline.timeout_s)
+
+
+class _NotStartedError(TransientError):
+    pass
 
 
 async def run_in_key_order(
     items: Sequence[_T],
     key: Callable[[_T], str],
     work: Callable[[_T], Awaitable[None]],
+    *,
+    concurrency: int | None = None,
 ) -> dict[int, BaseException]:
     # 1. chains
     chains: dict[str, list[int]] = {}
     for index, item in enumerate(items):
         chains.setdefault(key(item), []).append(index)
     failures: dict[int, BaseException] = {}
+    slots = asyncio.Semaphore(concurrency) if concurrency else None
+
+    async def run_one(item: _T) -> None:
+        # 3. only with time left
+        deadline = current_deadline()
+        if deadline is not None and deadline.remaining() < deadline_margin_s(deadline):
+            raise _NotStartedError(
+                f"not started: the call's deadline is {deadline.remaining():.1f} s away "
+                f"(handle timeout {deadline.timeout_s:g} s); sent again with the next attempt"
+            )
+        await work(item)
 
     async def run_chain(indexes: list[int]) -> None:
         blocked: BaseException | None = None
         for index in indexes:
             if blocked is not None:
-                # 3. keep the order: not attempted, retried after the one that failed
+                # 4. keep the order: not attempted, retried after the one that failed
                 failures[index] = TransientError(
                     f"not attempted: an earlier mutation of the same key failed ({blocked})"
                 )
                 continue
             try:
-                await work(items[index])
+                if slots is None:
+                    await run_one(items[index])
+                else:
+                    async with slots:
+                        await run_one(items[index])
             except Exception as exc:
                 failures[index] = exc
                 if getattr(exc, "retriable", True) or getattr(exc, "fatal", False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -436,6 +437,36 @@ def test_throttling_unavailability_and_deadlocks_are_transient(
             h.handle_batch(create)
         h.handle_batch(create)
     assert len(fake_store.catalog.products) == 1
+
+
+def test_a_batch_near_its_deadline_returns_what_it_finished_and_starts_no_more(
+    fake_server: FakeMagentoServer, fake_store: FakeMagento, mappings: InMemoryMappingService
+) -> None:
+    fake_store.latency_s = 0.25
+    context = replace(make_context(), handle_timeout_s=3.0)  # mutations start until 2 s left
+    config = driver_config(fake_server, max_concurrent_requests=2, request_timeout_s=1,
+                           locale_stores={})  # fmt: skip
+    batch = [mutation("product", f"6{i:07d}-0000-4000-8000-000000000000", "created",
+                      {"sku": f"D-{i}", "name": f"D {i}", "price": 1})
+             for i in range(40)]  # fmt: skip
+    harness = DriverHarness(Magento2Driver(), config=config, mapping_service=mappings,
+                            context=context)  # fmt: skip
+    with harness as h:
+        started = time.monotonic()
+        with pytest.raises(PartialBatchError) as partial:
+            h.handle_batch(batch)
+        took = time.monotonic() - started
+    assert took < 3.0  # returned before the deadline, not cancelled at it
+    failures = partial.value.failures
+    done = [i for i in range(len(batch)) if i not in failures]
+    assert done  # what finished counts ...
+    assert len(failures) > len(batch) // 2  # ... and most were never started
+    for index, failure in failures.items():
+        assert isinstance(failure, TransientError)
+        assert "not started: the call's deadline" in str(failure)
+        assert fake_store.catalog.find_product(f"D-{index}") is None
+    for index in done:
+        assert mappings.find("product", batch[index].entity_uuid, TEST_INTEGRATION_UUID)
 
 
 def test_a_401_is_fatal_and_names_the_credentials_and_resource_without_secrets(
