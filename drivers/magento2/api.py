@@ -8,25 +8,30 @@ deadline, turns transport failures and statuses into the contract's errors and p
   codes) percent-encoded, ``/`` and ``+`` included (notes §3);
 * classification from Magento's error model (`error_model.classify`): rendered messages,
   the transient 400s, "no such route" as a configuration error, 401/403 as fatal;
-* at most ``max_concurrent_requests`` requests in flight, shared by concurrent batches;
+* at most ``max_concurrent_requests`` requests in flight, shared by concurrent batches, a
+  free slot waited for only until just before the call's deadline;
 * the store views' ids (for labels), read once.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from contracts import ConfigurationError, IntegrationError
+from contracts import ConfigurationError, IntegrationError, TransientError, current_deadline
 from driverkit import AsyncHttpClient, parse_retry_after, safe_url
 from drivers.magento2.config import Magento2Config
 from drivers.magento2.error_model import MagentoErrorBody, NotFoundError, classify
 
 __all__ = ["MagentoApi", "segment"]
+
+_SLOT_MARGIN_S = 1.0
+_SLOT_MARGIN_SHARE = 0.05
 
 
 def segment(value: str | int) -> str:
@@ -77,7 +82,7 @@ class MagentoApi:
             kwargs["json"] = body
         if params:
             kwargs["params"] = dict(params)
-        async with self._limit:
+        async with self._slot(method, url):
             try:
                 response = await self.http.request(
                     method,
@@ -93,6 +98,27 @@ class MagentoApi:
         if response.status_code >= 300:
             return None
         return self.http.json(response)
+
+    @asynccontextmanager
+    async def _slot(self, method: str, url: str) -> AsyncIterator[None]:
+        """One of the ``max_concurrent_requests`` slots, waited for only until just before
+        the call's deadline (a request that cannot be sent in time is transient)."""
+        deadline = current_deadline()
+        try:
+            if deadline is None:
+                await self._limit.acquire()
+            else:
+                margin = min(_SLOT_MARGIN_S, _SLOT_MARGIN_SHARE * deadline.timeout_s)
+                async with asyncio.timeout(deadline.timeout(margin_s=margin)):
+                    await self._limit.acquire()
+        except TimeoutError:
+            raise TransientError(
+                f"{method} {url}: not sent, no request slot was free before the call's deadline"
+            ) from None
+        try:
+            yield
+        finally:
+            self._limit.release()
 
     async def search(
         self, path: str, filters: Mapping[str, str | int], *, condition: str = "eq"

@@ -61,7 +61,7 @@ async def apply_products_in_bulk(
         [mutations[i] for i in ordinary],
         lambda m: m.entity_uuid,
         lambda m: apply_product(s, m),
-        concurrency=s.config.max_concurrent_requests,
+        slots=s.slots,
     )
     failures.update({ordinary[k]: e for k, e in ordinary_failures.items()})
     # 2. bodies of the bulk chains

@@ -143,7 +143,7 @@ class Magento2Driver(AsyncHttpDriver):
                 mutations,
                 _key,
                 lambda m: _apply(session, m),
-                concurrency=self.settings.max_concurrent_requests,
+                slots=session.slots,
             )
         _raise(mutations, failures)
 

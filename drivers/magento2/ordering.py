@@ -6,9 +6,9 @@ of one SKU by two entities are serialised by the products' SKU locks: two overla
 of a new SKU create two products, notes §8.)
 
 1. Group the mutations into chains by key, each chain in batch order.
-2. Run the chains concurrently, at most `concurrency` mutations at once (None: no bound but
-   the HTTP client's), so mutations finish one after another instead of all being half done
-   when time runs out.
+2. Run the chains concurrently, a mutation only while it holds one of `slots` (shared by
+   the driver's concurrent batches; None: no bound but the HTTP client's), so mutations
+   finish one after another instead of all being half done when time runs out.
 3. Before a mutation starts (once it has its slot), look at the call's deadline: with less
    than `deadline_margin_s` left (at least 2 s, 10 % of the handle timeout) it is not started
    and fails as transient, so the call returns what it finished before the runtime gives up
@@ -49,24 +49,46 @@ async def run_in_key_order(
     key: Callable[[_T], str],
     work: Callable[[_T], Awaitable[None]],
     *,
-    concurrency: int | None = None,
+    slots: asyncio.Semaphore | None = None,
 ) -> dict[int, BaseException]:
     # 1. chains
     chains: dict[str, list[int]] = {}
     for index, item in enumerate(items):
         chains.setdefault(key(item), []).append(index)
     failures: dict[int, BaseException] = {}
-    slots = asyncio.Semaphore(concurrency) if concurrency else None
 
-    async def run_one(item: _T) -> None:
-        # 3. only with time left
+    def time_left() -> float | None:
+        """Seconds a mutation may still wait before starting (None: no deadline)."""
         deadline = current_deadline()
-        if deadline is not None and deadline.remaining() < deadline_margin_s(deadline):
+        if deadline is None:
+            return None
+        left = deadline.remaining() - deadline_margin_s(deadline)
+        if left <= 0:
             raise _NotStartedError(
                 f"not started: the call's deadline is {deadline.remaining():.1f} s away "
                 f"(handle timeout {deadline.timeout_s:g} s); sent again with the next attempt"
             )
-        await work(item)
+        return left
+
+    async def run_one(item: _T) -> None:
+        # 3. only with time left, waiting for a slot no longer than that
+        left = time_left()
+        if slots is None:
+            await work(item)
+            return
+        try:
+            async with asyncio.timeout(left):
+                await slots.acquire()
+        except TimeoutError:
+            raise _NotStartedError(
+                "not started: no mutation slot was free before the call's deadline came near; "
+                "sent again with the next attempt"
+            ) from None
+        try:
+            time_left()
+            await work(item)
+        finally:
+            slots.release()
 
     async def run_chain(indexes: list[int]) -> None:
         blocked: BaseException | None = None
@@ -78,11 +100,7 @@ async def run_in_key_order(
                 )
                 continue
             try:
-                if slots is None:
-                    await run_one(items[index])
-                else:
-                    async with slots:
-                        await run_one(items[index])
+                await run_one(items[index])
             except Exception as exc:
                 failures[index] = exc
                 if getattr(exc, "retriable", True) or getattr(exc, "fatal", False):

@@ -45,6 +45,12 @@ class Session:
     config: Magento2Config
     logger: logging.Logger
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    slots: asyncio.Semaphore | None = None
+    """Mutations in progress at once across the driver's batches (`run_in_key_order`)."""
+
+    def __post_init__(self) -> None:
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.config.max_concurrent_requests)
 
     @property
     def locales(self) -> Locales:

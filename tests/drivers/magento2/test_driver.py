@@ -3,13 +3,14 @@ idempotence, errors, localized values, concurrency and bulk mode."""
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from magento_store import driver_config, store_call
@@ -27,6 +28,7 @@ from contracts import (
     RateLimitedError,
     TransientError,
     configuration_json_schema,
+    deadline_scope,
     secret_values,
     validate_configuration,
 )
@@ -37,7 +39,9 @@ from contracts.testing import (
     make_context,
 )
 from drivers.magento2 import Magento2Config, Magento2Driver
+from drivers.magento2.api import MagentoApi
 from drivers.magento2.fake_store import FakeMagento, FakeMagentoServer
+from drivers.magento2.ordering import run_in_key_order
 from drivers.magento2.session import data_of
 
 CAT_A, CAT_B, CAT_C = (
@@ -463,10 +467,47 @@ def test_a_batch_near_its_deadline_returns_what_it_finished_and_starts_no_more(
     assert len(failures) > len(batch) // 2  # ... and most were never started
     for index, failure in failures.items():
         assert isinstance(failure, TransientError)
-        assert "not started: the call's deadline" in str(failure)
+        assert "not started" in str(failure)
         assert fake_store.catalog.find_product(f"D-{index}") is None
     for index in done:
         assert mappings.find("product", batch[index].entity_uuid, TEST_INTEGRATION_UUID)
+
+
+async def test_a_mutation_waits_for_a_free_slot_only_until_the_deadline_is_near() -> None:
+    slots = asyncio.Semaphore(1)
+    await slots.acquire()  # another batch's mutation holds the only slot
+    done: list[str] = []
+
+    async def work(item: str) -> None:
+        done.append(item)
+
+    started = time.monotonic()
+    with deadline_scope(2.5):  # mutations start only with 2 s left
+        failures = await run_in_key_order(["a", "b"], str, work, slots=slots)
+    assert time.monotonic() - started < 1.0
+    assert done == []
+    assert sorted(failures) == [0, 1]
+    assert all("not started" in str(f) for f in failures.values())
+
+
+class _NeverAnsweringHttp:
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_a_request_waits_for_a_free_slot_only_until_the_deadline() -> None:
+    config = Magento2Config.model_validate({
+        "base_url": "https://shop.test", "auth": "bearer", "access_token": "tok-123456",
+        "max_concurrent_requests": 1})  # fmt: skip
+    api = MagentoApi(cast(Any, _NeverAnsweringHttp()), config)
+    with deadline_scope(0.5):
+        holder = asyncio.create_task(api.call("GET", "/store/storeViews"))
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        with pytest.raises(TransientError, match="no request slot was free"):
+            await api.call("GET", "/products/A")
+        assert time.monotonic() - started < 0.5
+    holder.cancel()
 
 
 def test_a_401_is_fatal_and_names_the_credentials_and_resource_without_secrets(
