@@ -8,7 +8,10 @@ Lifecycle (the runtime's, see `contracts.driver`):
    auth, connection limits, timeouts below each call's deadline) and the `Session` the
    entity handlers share.
 3. ``handle_batch``: mutations of one entity type, concurrently across SKUs/codes and in
-   order within one (`run_in_key_order`); products go through the bulk API instead when
+   order within one (`run_in_key_order`: at most ``max_concurrent_requests`` mutations in
+   progress across batches, none started once the call's deadline is near, so the call
+   returns what it finished before the runtime would cancel it); products go through the
+   bulk API instead when
    ``bulk_mode`` is on. A fatal failure (credentials, ACL, wrong URL) is raised as it is, so
    the integration stops with its message; other failures are reported per record with
    `PartialBatchError`.
