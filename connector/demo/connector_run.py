@@ -5,7 +5,9 @@ Protocol:
 1. Start `ConnectorApp` with the plan's settings (topics checked, mappings restored, driver
    opened, consumer group joined: the *start-up*).
 2. Poll the integration's counters until handled + dead-lettered reaches the published
-   count (*caught up*), the app stops by itself (failure or signal), or the timeout passes.
+   count (*caught up*), the app stops by itself (failure or signal), the timeout (if any)
+   passes, or nothing has finished for `stall_s`: a large catalogue into a slow downstream
+   takes as long as it takes, a run that stopped making progress does not.
    Each time the records published so far are done, publish the next phase (`feed`).
 3. Ask the app to stop: it finishes the in-flight batch, commits, leaves the group.
 """
@@ -63,7 +65,8 @@ async def run_until_caught_up(
     registry: DriverRegistry,
     *,
     published: int,
-    timeout_s: float = 120.0,
+    timeout_s: float | None = 120.0,
+    stall_s: float = 60.0,
     on_progress: Callable[[RunPhase, IntegrationFigures], None] = lambda phase, figures: None,
     install_signal_handlers: bool = False,
     metrics: ConnectorMetrics = METRICS,
@@ -95,7 +98,8 @@ async def run_until_caught_up(
     metrics_url: str | None = None
     figures = read_figures(integration, metrics)
     stopped_early: str | None = None
-    deadline = started + timeout_s
+    deadline = None if timeout_s is None else started + timeout_s
+    progress_at, progress = started, -1
     # 2. wait until caught up
     while True:
         now = time.perf_counter()
@@ -116,8 +120,13 @@ async def run_until_caught_up(
             stopped_early = "the integration stopped on a fatal error (its message is logged)"
             await asyncio.sleep(_REPORT_S)  # the app logs the error as the integration ends
             break
-        if now >= deadline:
+        if deadline is not None and now >= deadline:
             stopped_early = f"not caught up after {timeout_s:g} s"
+            break
+        if figures.done != progress:
+            progress_at, progress = now, figures.done
+        elif now - progress_at >= stall_s:
+            stopped_early = f"not caught up: nothing finished for {stall_s:g} s"
             break
         await asyncio.sleep(_POLL_S)
     caught_up_at = time.perf_counter()
