@@ -19,6 +19,7 @@ from contracts.testing.checks import Snapshot
 from contracts.testing.suite import DriverContractSuite
 from drivers.magento2 import Magento2Driver
 from drivers.magento2.fake_store import FakeMagento, FakeMagentoServer
+from drivers.magento2.mappings import alias_type
 
 
 class TestMagento2Contract(DriverContractSuite):
@@ -45,3 +46,20 @@ class TestMagento2Contract(DriverContractSuite):
     @pytest.fixture
     def downstream_snapshot(self, fake_store: FakeMagento) -> Snapshot:
         return lambda: snapshot(fake_store)
+
+    def test_the_references_of_the_sample_payloads_are_in_store_and_mappings(
+        self,
+        mapping_service: InMemoryMappingService,
+        fake_store: FakeMagento,
+        integration_context: IntegrationContext,
+    ) -> None:
+        # The suite's products resolve these through the mappings: each mapping must name
+        # what the store really holds, or the suite would test a driver that only waits.
+        uuid = integration_context.integration_uuid
+        category = mapping_service.find(alias_type("category"), "men", uuid)
+        family = mapping_service.find(alias_type("family"), "clothing", uuid)
+        assert category is not None
+        assert family is not None
+        held = snapshot(fake_store)
+        assert int(category.external_id) in {row[0] for row in held["categories"]}
+        assert int(family.external_id) in fake_store.catalog.eav.sets
