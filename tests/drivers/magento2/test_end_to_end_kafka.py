@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from demo_families import families_published
 
 from connector.demo import delete_run, demo_registry, plan_demo, publish_mutations
 from connector.demo.connector_run import run_until_caught_up
@@ -85,22 +86,15 @@ def test_a_401_stops_the_integration_with_its_message_and_dead_letters_nothing(
     target.start()
     assert target.store is not None
     target.store.denied_resources.add("Magento_Catalog::sets")  # the integration lacks it
-    plan = plan_demo(kafka_bootstrap, products=2, target=target)
-    registry = demo_registry(target)
-    topic_plan = plan_topics(plan.settings, registry)
-    families = tuple(m for m in plan.mutations if m.entity_type == "family")
     try:
-        assert all(r.ok for r in apply_plan(admin, topic_plan))
-        publish_mutations(
-            families, bootstrap_servers=kafka_bootstrap, topics=plan.topics,
-            client_config=plan.settings.kafka.client_config(),
-        )  # fmt: skip
-        run = asyncio.run(
-            run_until_caught_up(plan, registry, published=len(families), timeout_s=60)
-        )
+        with families_published(kafka_bootstrap, admin, target) as run_on:
+            run = asyncio.run(
+                run_until_caught_up(
+                    run_on.plan, run_on.registry, published=len(run_on.families), timeout_s=60
+                )
+            )
     finally:
         target.stop()
-        delete_run(plan, admin, topic_plan.names())
 
     assert not run.caught_up
     assert run.exit_code != 0
