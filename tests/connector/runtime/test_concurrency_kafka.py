@@ -55,14 +55,17 @@ def expected_versions(mutations: list[MutationData]) -> dict[str, list[int]]:
     return out
 
 
-def assert_no_overlap(calls: list[dict[str, Any]]) -> None:
-    """No two calls for one entity ran at the same time, and they ran in version order.
+def assert_no_overlap(calls: list[dict[str, Any]], *, in_order: bool = True) -> None:
+    """No two calls for one entity ran at the same time, and (`in_order`) they ran in
+    version order.
 
     Records of one `handle_batch` call share its start time: they are one call."""
     for uuid, mine in _by_entity(calls).items():
         mine.sort(key=lambda c: (c["s"], c["v"]))
         for before, after in itertools.pairwise(mine):
-            assert before["v"] <= after["v"], f"{uuid} handled out of order: {before} {after}"
+            if in_order:
+                why = f"{uuid} handled out of order: {before} {after}"
+                assert before["v"] <= after["v"], why
             if before["s"] != after["s"]:
                 assert before["e"] <= after["s"], f"overlapping calls for {uuid}: {before} {after}"
 
@@ -270,10 +273,8 @@ def test_a_member_joining_while_keys_retry_never_overlaps_their_calls(
     wait_for(all_handled, "every mutation handled", timeout=120)
     calls = read_calls(str(out))
     assert {c["pid"] for c in calls if c["ok"]} == {m.pid for m in members}, "nothing moved"
-    for uuid, mine in _by_entity(calls).items():
-        mine.sort(key=lambda c: c["s"])
-        for before, after in itertools.pairwise(mine):
-            assert before["e"] <= after["s"], f"overlapping calls for {uuid}: {before} {after}"
+    # a revoked record may be handled again by the new owner: order across the two is free
+    assert_no_overlap(calls, in_order=False)
 
 
 def test_sigkill_mid_flight_at_concurrency_64_loses_nothing_and_redelivers_little(
