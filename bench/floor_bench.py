@@ -6,10 +6,10 @@ Run: ``.venv/bin/python -m bench.floor_bench [--count 100000] [--rounds 3]``.
 could go, with the libraries the connector uses (confluent-kafka, fastavro, pydantic):
 
 1. In-process, no Kafka, over the same values (best of 5 tight loops): fastavro's
-   `schemaless_reader` alone, `MutationCodec.decode` (framing, fastavro, the lazy payload and
-   the validated `MutationData`), and building `MutationData` from an already decoded record.
-   If `cavro` (a Cython Avro codec; ``pip install cavro``, not a dependency) is importable,
-   its ``binary_decode`` of the same bodies too.
+   `schemaless_reader` alone, and `MutationCodec.decode` (framing, fastavro, the lazy payload
+   and the validated `MutationData`) with what it adds to fastavro. If `cavro` (a Cython
+   Avro codec; ``pip install cavro``, not a dependency) is importable, its ``binary_decode``
+   of the same bodies too.
 2. Pre-publish `--count` realistic product mutations (as the runtime bench does) and
    alternate, `--rounds` times, each loop with a new consumer group:
 
@@ -22,9 +22,8 @@ could go, with the libraries the connector uses (confluent-kafka, fastavro, pyda
      records wait behind it); batches of `--max-records` decoded at hand-over, a no-op call,
      then offsets finished and keys released. Every record is handled once (checked).
 
-Every loop runs with the garbage collector tuned as the runtime tunes it (frozen start-up
-objects, a first generation of 50,000).
-
+   Every loop runs with the garbage collector tuned as the runtime tunes it (frozen start-up
+   objects, a first generation of 50,000).
 3. Print CPU µs per record (all threads) and records/s per loop, the lean/raw ratio per
    round, and the runtime bench's targets (≤ 12 µs CPU per record, ≥ 0.85x the raw loop)
    next to them.
