@@ -215,6 +215,13 @@ def test_a_failed_write_raises_transient_error_and_changes_nothing(
     # The topic disappears under the running store: no write can be acknowledged (and the
     # producer must not recreate it with the broker's defaults).
     admin.delete_topics([mapping_topic], operation_timeout=30)[mapping_topic].result(timeout=30)
+    # The controller accepts the deletion before the broker applies it: until the broker's
+    # metadata no longer lists the topic, its leader may still acknowledge a write (seen once
+    # in CI: the first create below succeeded).
+    deadline = time.monotonic() + 30
+    while mapping_topic in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() < deadline, "the broker still lists the deleted topic after 30 s"
+        time.sleep(0.05)
 
     with pytest.raises(TransientError, match=mapping_topic):
         store.create("product", "p-2", integration_uuid, "ext-2", None)
