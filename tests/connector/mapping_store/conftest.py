@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,6 +30,22 @@ def mapping_topic(unique_topic: Callable[[str], str], admin: AdminClient) -> Ite
     for future in admin.delete_topics([topic], operation_timeout=30).values():
         with contextlib.suppress(KafkaException):  # never created (e.g. refused earlier)
             future.result(timeout=30)
+
+
+@pytest.fixture
+def delete_mapping_topic(admin: AdminClient, mapping_topic: str) -> Callable[[], None]:
+    """`delete_mapping_topic()` deletes the topic under a running store and returns once the
+    broker no longer lists it: the controller accepts a deletion before the broker applies
+    it, and until then the partition's leader may still acknowledge a write (seen in CI)."""
+
+    def delete() -> None:
+        admin.delete_topics([mapping_topic], operation_timeout=30)[mapping_topic].result(30)
+        deadline = time.monotonic() + 30
+        while mapping_topic in admin.list_topics(timeout=10).topics:
+            assert time.monotonic() < deadline, f"the broker still lists {mapping_topic} after 30 s"
+            time.sleep(0.05)
+
+    return delete
 
 
 @pytest.fixture

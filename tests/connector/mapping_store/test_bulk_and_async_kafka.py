@@ -4,10 +4,10 @@ durable and visible on return, and a failed write leaves the view as it was."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
 from connector.metrics import ConnectorMetrics
@@ -129,7 +129,7 @@ async def test_awaitable_updates_and_deletes(make_store: MakeStore, integration_
 
 async def test_a_failed_bulk_write_leaves_the_view_unchanged(
     make_store: MakeStore,
-    admin: AdminClient,
+    delete_mapping_topic: Callable[[], None],
     mapping_topic: str,
     integration_uuid: str,
     registry: CollectorRegistry,
@@ -140,7 +140,7 @@ async def test_a_failed_bulk_write_leaves_the_view_unchanged(
         [NewMapping("product", f"p-{i}", f"ext-{i}") for i in range(3)], integration_uuid
     )
     # The topic disappears under the running store: no write can be acknowledged.
-    admin.delete_topics([mapping_topic], operation_timeout=30)[mapping_topic].result(timeout=30)
+    delete_mapping_topic()
 
     changed = [NewMapping("product", f"p-{i}", f"changed-{i}") for i in range(5)]
     with pytest.raises(TransientError, match=mapping_topic):
