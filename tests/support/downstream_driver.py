@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 
 import orjson
+from json_lines import read_json_lines
 from pydantic import BaseModel
 
 from contracts import AbstractDriver, MutationData
@@ -71,7 +72,5 @@ class DownstreamDriver(AbstractDriver):
 
 
 def downstream_calls(path: str) -> list[list[object]]:
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        return [orjson.loads(line) for line in f if line.strip()]
+    calls: list[list[object]] = read_json_lines(path)
+    return calls

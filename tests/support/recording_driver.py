@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from json_lines import read_json_lines
 from pydantic import BaseModel
 
 from contracts import AbstractDriver, MutationData, PermanentError, TransientError
@@ -143,7 +144,5 @@ class AsyncRecordingDriver(RecordingDriver):
 
 def read_batches(path: str) -> list[dict[str, Any]]:
     """Every batch line the drivers wrote (empty if none yet)."""
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        return [orjson.loads(line) for line in f if line.strip()]
+    batches: list[dict[str, Any]] = read_json_lines(path)
+    return batches

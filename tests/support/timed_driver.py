@@ -3,7 +3,7 @@
 Every line is ``{"u": uuid, "v": version, "s": start, "e": end, "ok": bool, "pid": pid}``
 (wall-clock seconds), written with one `os.write` on an ``O_APPEND`` file, so lines of
 concurrent calls and of several processes never interleave. A killed process leaves every
-finished call in the file.
+finished call in the file (`json_lines` says what a reader may see meanwhile).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from json_lines import read_json_lines
 from pydantic import BaseModel
 
 from contracts import AbstractDriver, DependencyNotReadyError, MutationData
@@ -137,7 +138,5 @@ class SyncTimedBatchDriver(_Timed):
 
 def read_calls(path: str) -> list[dict[str, Any]]:
     """Every call the drivers wrote, in file order (empty if none yet)."""
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        return [orjson.loads(line) for line in f if line.strip()]
+    calls: list[dict[str, Any]] = read_json_lines(path)
+    return calls
