@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import yaml
+from cli_process import run_cli
 from connector_env import ConnectorEnv, product_mutations
 
 pytestmark = pytest.mark.kafka
@@ -61,17 +61,6 @@ CANARIES = {form for secret in SECRETS for form in forms(secret)}
 
 def leaked(text: str) -> set[str]:
     return {form for form in CANARIES if form in text}
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "250"},
-        check=False,
-    )
 
 
 def _get(url: str) -> str:
@@ -136,10 +125,10 @@ def test_no_canary_secret_reaches_any_output(
 
     # 2. what the operator reads afterwards
     given = ["--config", str(config_path), "--integration", "test-integration"]
-    listed = _cli("dead-letters", "list", *given)
-    shown = _cli("dead-letters", "show", "0", *given)
-    shown_json = _cli("dead-letters", "show", "0", *given, "--output", "json")
-    replayed = _cli("dead-letters", "replay", "--dry-run", *given)
+    listed = run_cli("dead-letters", "list", *given)
+    shown = run_cli("dead-letters", "show", "0", *given)
+    shown_json = run_cli("dead-letters", "show", "0", *given, "--output", "json")
+    replayed = run_cli("dead-letters", "replay", "--dry-run", *given)
     assert listed.returncode == 0, listed.stderr
     assert shown.returncode == 0, shown.stderr
     assert shown_json.returncode == 0, shown_json.stderr

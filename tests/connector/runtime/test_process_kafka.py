@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_process import run_cli
 from connector_env import ConnectorEnv, product_mutations
 from connector_member import ConnectorProcess, wait_for
 from recording_driver import read_batches
@@ -136,12 +136,8 @@ def test_sigterm_lets_the_in_flight_batch_finish_commits_and_exits_zero(
 
 
 def _run_cli(config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
+    return run_cli(
+        "run", "--config", str(config), env={**os.environ, **(env or {})}, timeout=60, columns=None
     )
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_process import run_cli
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._acl import (
@@ -242,14 +241,7 @@ async def test_the_runtime_works_with_exactly_the_documented_acls(cluster: Clust
 
 
 def _cli(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
+    return run_cli(*command, columns=200)
 
 
 async def test_topics_create_works_with_exactly_the_topics_job_acls(

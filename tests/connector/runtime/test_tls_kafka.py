@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from aiokafka.helpers import create_ssl_context
+from cli_process import run_cli
 from connector_env import ConnectorEnv, product_mutations, run_until
 from recording_driver import RecordingDriver, read_batches
 
@@ -97,14 +97,7 @@ async def _publish_async(
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """`iec-connector ARGS` in a process of its own, as an operator runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IEC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    return run_cli(*args, env=env, timeout=timeout, columns=None)
 
 
 def _write(env: ConnectorEnv, kafka: dict[str, Any], name: str) -> Path:
